@@ -1,0 +1,52 @@
+//! The library's error type. Every variant names the thing it is about (a file, a field, a device)
+//! and what was expected, so a user can act on the message. `anyhow` is used only in `cli/` and `gui/`.
+
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum Error {
+    /// An operating-system error while reading or writing a file.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Audio that cannot be read: corrupt, truncated, empty, absurd header, unsupported format.
+    #[error("{}: {reason}", path.display())]
+    Audio { path: PathBuf, reason: String },
+    /// A model file (config JSON or safetensors weights) that is missing, corrupt or inconsistent.
+    #[error("{}: bad model file: {reason}", path.display())]
+    Model { path: PathBuf, reason: String },
+    /// A labeled dataset (folder, manifest, transcript) that cannot be used.
+    #[error("{}: {reason}", path.display())]
+    Data { path: PathBuf, reason: String },
+    /// Options or settings that are out of range or inconsistent (names the field).
+    #[error("invalid option: {0}")]
+    Options(String),
+    /// An audio device that is missing, busy or went away.
+    #[error("audio device: {0}")]
+    Device(String),
+    /// Training could not go on (the message says why).
+    #[error("training: {0}")]
+    Training(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
+        Error::Io { path: path.as_ref().to_path_buf(), source }
+    }
+    pub fn audio(path: impl AsRef<Path>, reason: impl Into<String>) -> Self {
+        Error::Audio { path: path.as_ref().to_path_buf(), reason: reason.into() }
+    }
+    pub fn model(path: impl AsRef<Path>, reason: impl Into<String>) -> Self {
+        Error::Model { path: path.as_ref().to_path_buf(), reason: reason.into() }
+    }
+    pub fn data(path: impl AsRef<Path>, reason: impl Into<String>) -> Self {
+        Error::Data { path: path.as_ref().to_path_buf(), reason: reason.into() }
+    }
+}
