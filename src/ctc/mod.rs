@@ -1,1 +1,5 @@
-//! (filled in by the module's work)
+//! Connectionist temporal classification: the label alphabet, the loss and its gradient, decoders.
+
+pub mod alphabet;
+
+pub use alphabet::Alphabet;
