@@ -1,1 +1,6 @@
-//! (filled in by the module's work)
+//! Audio input: file decoding (WAV via hound; FLAC, MP3, Ogg Vorbis via symphonia), downmixing and
+//! resampling to the 16 kHz mono f32 stream every later stage works on.
+
+pub mod convert;
+
+pub use convert::{StreamResampler, downmix_into};
