@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod audio_cmds;
+
 /// Hark: a speech recognizer you can train yourself.
 #[derive(Debug, Parser)]
 #[command(name = "hark", version, about)]
@@ -14,7 +16,12 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Show format, sample format, rate, channels and duration of audio files.
+    Info(audio_cmds::InfoArgs),
+    /// Convert an audio file to 16 kHz mono 16-bit WAV.
+    Convert(audio_cmds::ConvertArgs),
+}
 
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -29,5 +36,25 @@ pub fn main() -> ExitCode {
             eprintln!("hark: no command given; see `hark --help`");
             ExitCode::from(2)
         }
+        Some(Command::Info(args)) => {
+            if audio_cmds::info(&args) == 0 { ExitCode::SUCCESS } else { ExitCode::from(2) }
+        }
+        Some(Command::Convert(args)) => match audio_cmds::convert(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("hark convert: {e}");
+                exit_code_for(&e)
+            }
+        },
+    }
+}
+
+/// 2 for problems with the user's input (bad file, bad option), 1 for everything else.
+fn exit_code_for(e: &crate::Error) -> ExitCode {
+    use crate::Error::*;
+    match e {
+        Audio { .. } | Model { .. } | Data { .. } | Options(_) => ExitCode::from(2),
+        Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => ExitCode::from(2),
+        _ => ExitCode::from(1),
     }
 }
