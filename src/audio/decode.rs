@@ -192,11 +192,16 @@ pub fn read_wav_header(path: &Path, file: &mut File) -> Result<WavHeader> {
                 if !(16..=256).contains(&len) {
                     return Err(Error::audio(
                         path,
-                        format!("'fmt ' chunk length {len} is not a WAV format header (16–40 bytes)"),
+                        format!(
+                            "'fmt ' chunk length {len} is not a WAV format header (16–40 bytes)"
+                        ),
                     ));
                 }
                 if len > remaining {
-                    return Err(Error::audio(path, "'fmt ' chunk runs past the end of the file"));
+                    return Err(Error::audio(
+                        path,
+                        "'fmt ' chunk runs past the end of the file (truncated)",
+                    ));
                 }
                 let mut b = vec![0u8; len as usize];
                 file.read_exact(&mut b).map_err(io_err(path))?;
@@ -223,7 +228,7 @@ pub fn read_wav_header(path: &Path, file: &mut File) -> Result<WavHeader> {
                 if len == 0 {
                     return Err(Error::audio(path, "no audio samples (empty data chunk)"));
                 }
-                if len % h.block_align as u64 != 0 {
+                if !len.is_multiple_of(h.block_align as u64) {
                     return Err(Error::audio(
                         path,
                         format!(
@@ -292,7 +297,9 @@ fn parse_fmt(path: &Path, b: &[u8]) -> Result<WavHeader> {
     let ok_bits = if is_float {
         bits == 32 && container_bits == 32
     } else {
-        matches!(bits, 8 | 16 | 24 | 32) && bits <= container_bits && container_bits % 8 == 0
+        matches!(bits, 8 | 16 | 24 | 32)
+            && bits <= container_bits
+            && container_bits.is_multiple_of(8)
     };
     if !ok_bits {
         return Err(Error::audio(
@@ -387,6 +394,10 @@ pub struct SymDecoder {
     channels: usize,
     rate: u32,
     scratch: Vec<f32>,
+    /// FLAC's STREAMINFO gives the exact frame count, so a stream that ends short is truncated.
+    /// (MP3 and Ogg lengths in headers are estimates or come from the last page, so no check.)
+    exact_frames: Option<u64>,
+    frames_decoded: u64,
 }
 
 /// Runs a symphonia call, turning a panic inside the third-party decoder into an error: corrupt
@@ -501,6 +512,8 @@ impl SymDecoder {
                 channels: info.channels as usize,
                 rate: info.sample_rate_hz,
                 scratch: Vec::new(),
+                exact_frames: if container == Container::Flac { info.frames } else { None },
+                frames_decoded: 0,
             },
             info,
         ))
@@ -510,7 +523,20 @@ impl SymDecoder {
         loop {
             let packet = guarded(path, "reading", || self.format.next_packet())?
                 .map_err(|e| sym_err(path, "reading", e))?;
-            let Some(packet) = packet else { return Ok(false) };
+            let Some(packet) = packet else {
+                if let Some(n) = self.exact_frames
+                    && self.frames_decoded < n
+                {
+                    return Err(Error::audio(
+                        path,
+                        format!(
+                            "stream ends after {} of the {n} frames its header promises (truncated file)",
+                            self.frames_decoded
+                        ),
+                    ));
+                }
+                return Ok(false);
+            };
             if packet.track_id != self.track_id {
                 continue;
             }
@@ -532,8 +558,11 @@ impl SymDecoder {
             if self.scratch.is_empty() {
                 continue;
             }
+            self.frames_decoded += (self.scratch.len() / self.channels) as u64;
             // Lossy decoders can overshoot full scale slightly; keep the [-1, 1] contract.
-            out.extend(self.scratch.iter().map(|&v| if v.is_finite() { v.clamp(-1.0, 1.0) } else { 0.0 }));
+            out.extend(
+                self.scratch.iter().map(|&v| if v.is_finite() { v.clamp(-1.0, 1.0) } else { 0.0 }),
+            );
             return Ok(true);
         }
     }

@@ -162,7 +162,13 @@ impl Wav16kWriter {
     /// Appends samples; values outside [-1, 1] are clipped.
     pub fn write(&mut self, samples: &[f32]) -> Result<()> {
         for &x in samples {
-            let v = if x.is_finite() { (x.clamp(-1.0, 1.0) * 32767.0).round() as i16 } else { 0 };
+            // The reader maps i16 to f32 by 1/32768, so write by the same scale: a round trip
+            // is then exact to half a step (only +1.0 clips, to 32767).
+            let v = if x.is_finite() {
+                (x * 32768.0).round().clamp(-32768.0, 32767.0) as i16
+            } else {
+                0
+            };
             self.writer
                 .write_sample(v)
                 .map_err(|e| Error::audio(&self.path, format!("writing WAV: {e}")))?;

@@ -37,7 +37,11 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
         Some(Command::Info(args)) => {
-            if audio_cmds::info(&args) == 0 { ExitCode::SUCCESS } else { ExitCode::from(2) }
+            if audio_cmds::info(&args) == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            }
         }
         Some(Command::Convert(args)) => match audio_cmds::convert(&args) {
             Ok(()) => ExitCode::SUCCESS,
