@@ -286,7 +286,10 @@ fn bad_compressed_files_are_errors_and_never_panic() {
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     for name in ["speech_22k.flac", "speech_22k.mp3", "speech_44k_stereo.ogg", "speech_22k.wav"] {
         let orig = std::fs::read(data(name)).unwrap();
-        for trial in 0..40 {
+        // HARK_FUZZ_TRIALS raises the count for a longer hunt outside CI.
+        let trials: usize =
+            std::env::var("HARK_FUZZ_TRIALS").ok().and_then(|v| v.parse().ok()).unwrap_or(40);
+        for trial in 0..trials {
             let mut b = orig.clone();
             // Keep the magic so the real decoder is reached; damage headers and payload alike.
             let hits = rng.random_range(1..20);
@@ -513,6 +516,25 @@ fn compressed_fixtures_decode_like_their_source() {
         |x: &[f32]| (x.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / x.len() as f64).sqrt();
     let db = 20.0 * (rms(&ogg) / rms(&reference)).log10();
     assert!(db.abs() < 1.0, "Vorbis level differs by {db:.2} dB");
+}
+
+/// The container comes from the bytes, not the name.
+#[test]
+fn format_is_detected_by_content_not_extension() {
+    let dir = tempfile::tempdir().unwrap();
+    for (src, fake, want) in [
+        ("speech_22k.flac", "really_flac.wav", "FLAC"),
+        ("speech_44k_stereo.ogg", "really_ogg.mp3", "Ogg Vorbis"),
+        ("speech_22k.mp3", "really_mp3.ogg", "MP3"),
+        ("speech_22k.wav", "really_wav", "WAV"),
+    ] {
+        let p = dir.path().join(fake);
+        std::fs::copy(data(src), &p).unwrap();
+        assert_eq!(audio::probe(&p).unwrap().format, want, "{fake}");
+        let a = audio::read_mono_16k(&p).unwrap();
+        let b = audio::read_mono_16k(&data(src)).unwrap();
+        assert_eq!(a, b, "{fake}");
+    }
 }
 
 // -------------------------------------------------------------------------------------------

@@ -611,3 +611,73 @@ pub fn probe(path: &Path) -> Result<AudioInfo> {
         c => Ok(open_symphonia(path, file, c)?.1),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fmt_chunk(tag: u16, channels: u16, rate: u32, block_align: u16, bits: u16) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(&tag.to_le_bytes());
+        b.extend_from_slice(&channels.to_le_bytes());
+        b.extend_from_slice(&rate.to_le_bytes());
+        b.extend_from_slice(&(rate * block_align as u32).to_le_bytes());
+        b.extend_from_slice(&block_align.to_le_bytes());
+        b.extend_from_slice(&bits.to_le_bytes());
+        b
+    }
+
+    fn extensible(container: u16, valid: u16, sub_tag: u16, channels: u16) -> Vec<u8> {
+        let mut b = fmt_chunk(0xFFFE, channels, 48_000, channels * container / 8, container);
+        b.extend_from_slice(&22u16.to_le_bytes()); // cbSize
+        b.extend_from_slice(&valid.to_le_bytes());
+        b.extend_from_slice(&0u32.to_le_bytes()); // channel mask
+        b.extend_from_slice(&sub_tag.to_le_bytes());
+        b.extend_from_slice(&[0, 0, 0, 0, 0x10, 0, 0x80, 0, 0, 0xAA, 0, 0x38, 0x9B, 0x71]);
+        assert_eq!(b.len(), 40);
+        b
+    }
+
+    #[test]
+    fn parses_extensible_headers() {
+        let p = Path::new("x.wav");
+        let h = parse_fmt(p, &extensible(32, 24, 1, 6)).unwrap();
+        assert_eq!((h.bits, h.is_float, h.channels, h.block_align), (24, false, 6, 24));
+        let h = parse_fmt(p, &extensible(32, 32, 3, 2)).unwrap();
+        assert!(h.is_float);
+        // 20 valid bits is not a format we read.
+        assert!(parse_fmt(p, &extensible(24, 20, 1, 2)).is_err());
+        // A-law inside EXTENSIBLE.
+        let e = parse_fmt(p, &extensible(8, 8, 6, 1)).unwrap_err().to_string();
+        assert!(e.contains("0x0006"), "{e}");
+    }
+
+    #[test]
+    fn plain_headers_check_align_against_channels_and_bits() {
+        let p = Path::new("x.wav");
+        assert!(parse_fmt(p, &fmt_chunk(1, 2, 44_100, 4, 16)).is_ok());
+        assert!(parse_fmt(p, &fmt_chunk(1, 2, 44_100, 3, 16)).is_err());
+        assert!(parse_fmt(p, &fmt_chunk(1, 1, 44_100, 3, 24)).is_ok());
+        assert!(parse_fmt(p, &fmt_chunk(3, 1, 44_100, 2, 16)).is_err(), "16-bit float");
+    }
+
+    #[test]
+    fn sniff_reads_magic_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases: [(&[u8], Option<Container>); 7] = [
+            (b"RIFF\0\0\0\0WAVEfmt ", Some(Container::Wav)),
+            (b"fLaC\0\0\0\x22", Some(Container::Flac)),
+            (b"OggS\0\x02", Some(Container::Ogg)),
+            (b"ID3\x04\0\0", Some(Container::Mp3)),
+            (&[0xFF, 0xFB, 0x90, 0x64], Some(Container::Mp3)),
+            (&[0xFF, 0xFD, 0x90, 0x64], None), // layer II sync
+            (b"RIFF\0\0\0\0AVI LIST", None),
+        ];
+        for (i, (bytes, want)) in cases.iter().enumerate() {
+            let p = dir.path().join(format!("f{i}.wav"));
+            std::fs::write(&p, bytes).unwrap();
+            let mut f = File::open(&p).unwrap();
+            assert_eq!(sniff(&p, &mut f).ok(), *want, "case {i}");
+        }
+    }
+}

@@ -112,10 +112,11 @@ impl AudioSource {
 pub fn read_mono_16k(path: &Path) -> Result<Vec<f32>> {
     let mut src = AudioSource::open(path)?;
     let mut out = Vec::new();
-    if let Some(frames) = src.info().frames {
+    // Pre-size only from a WAV header, whose length was checked against the file size; a FLAC or
+    // MP3 header's frame count is unverified until decoded, so it must not drive an allocation.
+    if let (Some(frames), "WAV") = (src.info().frames, src.info().format.as_str()) {
         let n = frames as u128 * SAMPLE_RATE_HZ as u128 / src.info().sample_rate_hz as u128;
-        // A capacity hint only; the header was already checked against the file size.
-        out.reserve(n.min(1 << 28) as usize + 1);
+        out.reserve(usize::try_from(n).unwrap_or(0).saturating_add(1));
     }
     while src.read_chunk(&mut out)? > 0 {}
     Ok(out)
