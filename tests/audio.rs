@@ -274,6 +274,18 @@ fn bad_compressed_files_are_errors_and_never_panic() {
     let half = dir.path().join("half.flac");
     std::fs::write(&half, &flac[..flac.len() / 2]).unwrap();
     assert_decode_error(&half, "truncated");
+    // After the error the source stays failed rather than decoding on from a broken state.
+    let mut src = AudioSource::open(&half).unwrap();
+    let mut v = Vec::new();
+    let err = loop {
+        match src.read_chunk(&mut v) {
+            Ok(0) => panic!("half a FLAC decoded to the end without error"),
+            Ok(_) => {}
+            Err(e) => break e,
+        }
+    };
+    assert!(err.to_string().contains("half.flac"));
+    assert!(src.read_chunk(&mut v).is_err());
 
     let junk = dir.path().join("junk.ogg");
     std::fs::write(&junk, [b"OggS".as_slice(), &[0u8; 60]].concat()).unwrap();

@@ -46,6 +46,9 @@ pub struct AudioSource {
     mono: Vec<f32>,
     frames_in: u64,
     finished: bool,
+    /// Set after an error: the decoder may be mid-packet or (after a caught panic) inconsistent,
+    /// so later calls report the failure again instead of decoding on.
+    failed: bool,
 }
 
 impl AudioSource {
@@ -61,6 +64,7 @@ impl AudioSource {
             mono: Vec::new(),
             frames_in: 0,
             finished: false,
+            failed: false,
         })
     }
 
@@ -80,6 +84,19 @@ impl AudioSource {
     /// Appends the next chunk of 16 kHz mono samples to `out`; returns how many were appended;
     /// 0 = end. A file that turns out to hold no samples at all is an error.
     pub fn read_chunk(&mut self, out: &mut Vec<f32>) -> Result<usize> {
+        if self.failed {
+            return Err(Error::audio(&self.path, "decoding already failed on an earlier chunk"));
+        }
+        let start = out.len();
+        let r = self.read_chunk_inner(out);
+        if r.is_err() {
+            self.failed = true;
+            out.truncate(start);
+        }
+        r
+    }
+
+    fn read_chunk_inner(&mut self, out: &mut Vec<f32>) -> Result<usize> {
         let start = out.len();
         while !self.finished {
             self.interleaved.clear();
