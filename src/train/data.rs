@@ -1027,7 +1027,7 @@ pub fn collate(
 // ---------------------------------------------------------------------------------------------
 
 /// Any feature extractor: 16 kHz mono samples → `(T, D)`.
-pub type FeatureFn = dyn Fn(&[f32]) -> Result<Array2<f32>> + Send + Sync;
+pub type FeatureFn<'f> = dyn Fn(&[f32]) -> Result<Array2<f32>> + Send + Sync + 'f;
 
 /// Counters of a [`FeatureCache`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -1073,7 +1073,11 @@ impl FeatureCache {
 
     /// Features of `audio`, from the cache or computed (read audio → `features`) and kept if the
     /// budget allows. Safe to call from several threads.
-    pub fn get_or_compute(&self, audio: &Path, features: &FeatureFn) -> Result<Arc<Array2<f32>>> {
+    pub fn get_or_compute(
+        &self,
+        audio: &Path,
+        features: &FeatureFn<'_>,
+    ) -> Result<Arc<Array2<f32>>> {
         if let Some(f) = self.lock().get(audio) {
             self.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(Arc::clone(f));
@@ -1123,7 +1127,7 @@ impl FeatureCache {
 pub struct BatchBuilder<'a> {
     pub utterances: &'a [Utterance],
     pub cache: &'a FeatureCache,
-    pub features: &'a FeatureFn,
+    pub features: &'a FeatureFn<'a>,
     /// `None` for validation and for training without augmentation.
     pub augmenter: Option<&'a Augmenter>,
 }
