@@ -12,7 +12,8 @@ use hark::train::augment::{
 };
 use hark::train::data::{
     BatchBuilder, BatchOptions, BatchPlan, DatasetFormat, FeatureCache, SkipReason, Utterance,
-    ValidationSplit, is_validation, load_dataset, load_train_validation, split_by_hash,
+    ValidationSplit, is_validation, load_dataset, load_train_validation, scan_dataset,
+    split_by_hash,
 };
 use ndarray::Array2;
 use rand::SeedableRng;
@@ -125,7 +126,7 @@ fn deepspeech_csv_with_quotes_relative_and_absolute_paths() {
     write_wav(&r.join("audio/one.wav"), &tone(1.0, 300.0));
     write_wav(&abs, &tone(1.0, 350.0));
     let csv = format!(
-        "wav_filename,wav_filesize,transcript\n\
+        "\u{feff}wav_filename,wav_filesize,transcript\n\
          audio/one.wav,32044,\"well, he said \"\"yes\"\"\"\n\
          {},32044,far away\n\
          audio/missing.wav,100,never recorded\n",
@@ -203,7 +204,7 @@ fn ljspeech_uses_the_normalized_column() {
     write_text(
         &r.join("metadata.csv"),
         "LJ001-0001|Printing, in 1869, \"the art|Printing, in eighteen sixty-nine, \"the art\n\
-         LJ001-0002|in being comparatively modern.|in being comparatively modern.\n",
+         LJ001-0002|in being comparatively modern.|\n",
     );
     for path in [r.to_path_buf(), r.join("metadata.csv")] {
         let ds = load_dataset(&path, &Alphabet::default(), FPS).unwrap();
@@ -227,6 +228,16 @@ fn empty_folder_is_a_clear_error() {
     assert!(err.contains(&dir.path().display().to_string()), "{err}");
     let missing = dir.path().join("nope");
     assert!(load_dataset(&missing, &Alphabet::default(), FPS).is_err());
+
+    // Something found but nothing usable: training gets an error carrying the report, the scan
+    // still returns the report for display.
+    write_text(&dir.path().join("fake.wav"), "not audio");
+    write_text(&dir.path().join("fake.txt"), "hello");
+    let err = load_dataset(dir.path(), &Alphabet::default(), FPS).unwrap_err().to_string();
+    assert!(err.contains("no usable utterances"), "{err}");
+    assert!(err.contains("fake.wav: unreadable audio"), "{err}");
+    let scan = scan_dataset(dir.path(), &Alphabet::default(), FPS).unwrap();
+    assert_eq!((scan.utterances.len(), scan.report.skipped.len()), (0, 1));
 }
 
 #[test]

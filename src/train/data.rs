@@ -234,13 +234,27 @@ pub fn ctc_min_frames(labels: &[usize]) -> usize {
     labels.len() + labels.windows(2).filter(|w| w[0] == w[1]).count()
 }
 
-/// Loads a labeled folder or manifest file, detecting its format, normalizing transcripts to
+/// [`scan_dataset`], then an error (carrying the report's text) if no utterance is usable.
+/// This is what training calls; the GUI can call `scan_dataset` to show a report either way.
+pub fn load_dataset(
+    path: &Path,
+    alphabet: &Alphabet,
+    output_frames_per_second: f64,
+) -> Result<Dataset> {
+    let ds = scan_dataset(path, alphabet, output_frames_per_second)?;
+    if ds.utterances.is_empty() {
+        return Err(Error::data(path, format!("no usable utterances.\n{}", ds.report)));
+    }
+    Ok(ds)
+}
+
+/// Scans a labeled folder or manifest file, detecting its format, normalizing transcripts to
 /// `alphabet`, probing every audio file, and checking each utterance is long enough for CTC at
 /// `output_frames_per_second` (the model's output frame rate, after any frame stacking).
 ///
 /// Errors only when nothing labeled can be found or a manifest lacks a required column; every
-/// per-utterance problem lands in the report instead.
-pub fn load_dataset(
+/// per-utterance problem lands in the report instead (so the result may hold no utterances).
+pub fn scan_dataset(
     path: &Path,
     alphabet: &Alphabet,
     output_frames_per_second: f64,
@@ -597,7 +611,9 @@ fn read_manifest(format: DatasetFormat, path: &Path) -> Result<(Vec<Candidate>, 
         };
         let text = match format {
             // LJSpeech: the normalized column (numbers spelled out); the raw one if absent.
-            DatasetFormat::LjSpeech => record.get(2).or_else(|| record.get(1)),
+            DatasetFormat::LjSpeech => {
+                record.get(2).filter(|t| !t.trim().is_empty()).or_else(|| record.get(1))
+            }
             _ => record.get(text_col),
         };
         let text = text.map(|t| t.trim().to_string()).unwrap_or_default();
@@ -722,7 +738,7 @@ fn read_text(path: &Path) -> std::result::Result<String, SkipReason> {
 }
 
 fn column(headers: &csv::StringRecord, name: &str, path: &Path) -> Result<usize> {
-    headers.iter().position(|h| h.trim() == name).ok_or_else(|| {
+    headers.iter().position(|h| h.trim_start_matches('\u{feff}').trim() == name).ok_or_else(|| {
         Error::data(
             path,
             format!(
