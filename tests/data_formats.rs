@@ -570,6 +570,20 @@ fn masks_zero_exactly_their_widths() {
     }
     assert!(applied.time.iter().all(|k| k.width <= opts.time_mask_max_frames));
     assert!(applied.freq.iter().all(|k| k.width <= opts.freq_mask_max_bins));
+
+    // A short utterance: no time mask covers more than time_mask_max_fraction of it.
+    let wide = AugmentOptions {
+        time_mask_count: 3,
+        time_mask_min_frames: 20,
+        time_mask_max_frames: 20,
+        time_mask_max_fraction: 0.2,
+        ..AugmentOptions::default()
+    };
+    for seed in 0..10 {
+        let mut m = Array2::<f32>::ones((30, 13));
+        let applied = spec_augment(&mut m, &wide, &mut ChaCha8Rng::seed_from_u64(seed));
+        assert!(applied.time.iter().all(|k| k.width == 6), "{:?}", applied.time);
+    }
 }
 
 #[test]

@@ -51,9 +51,12 @@ pub struct AugmentOptions {
     pub spec_augment_enabled: bool,
     /// Number of time masks per utterance.
     pub time_mask_count: usize,
-    /// Time-mask width is drawn uniformly in [min, max] frames (clipped to the utterance).
+    /// Time-mask width is drawn uniformly in [min, max] frames, where max is also capped at
+    /// `time_mask_max_fraction · T` so short utterances are not wiped out.
     pub time_mask_min_frames: usize,
     pub time_mask_max_frames: usize,
+    /// Largest fraction of an utterance's frames one time mask may cover, in [0, 1].
+    pub time_mask_max_fraction: f64,
     /// Number of frequency masks per utterance.
     pub freq_mask_count: usize,
     /// Frequency-mask width is drawn uniformly in [min, max] coefficients (clipped to `D`).
@@ -78,6 +81,7 @@ impl Default for AugmentOptions {
             time_mask_count: 2,
             time_mask_min_frames: 0,
             time_mask_max_frames: 20,
+            time_mask_max_fraction: 0.2,
             freq_mask_count: 2,
             freq_mask_min_bins: 0,
             freq_mask_max_bins: 5,
@@ -133,6 +137,12 @@ impl AugmentOptions {
             return Err(Error::Options(format!(
                 "augment.time_mask_min_frames ({}) > time_mask_max_frames ({})",
                 self.time_mask_min_frames, self.time_mask_max_frames
+            )));
+        }
+        if !(0.0..=1.0).contains(&self.time_mask_max_fraction) {
+            return Err(Error::Options(format!(
+                "augment.time_mask_max_fraction must be in [0, 1], got {}",
+                self.time_mask_max_fraction
             )));
         }
         if self.freq_mask_min_bins > self.freq_mask_max_bins {
@@ -354,8 +364,9 @@ pub fn apply_freq_mask(feats: &mut Array2<f32>, mask: Mask) {
 }
 
 /// Draws and applies SpecAugment masks (Park et al. 2019, without time warping): each width is
-/// uniform in [min, max] clipped to the matrix, each start uniform over the positions where the
-/// mask fits. Masks may overlap. Returns what was applied.
+/// uniform in [min, max] clipped to the matrix (and, for time, to `time_mask_max_fraction · T`,
+/// which also wins over `min`), each start uniform over the positions where the mask fits.
+/// Masks may overlap. Returns what was applied.
 pub fn spec_augment(
     feats: &mut Array2<f32>,
     options: &AugmentOptions,
@@ -372,7 +383,9 @@ pub fn spec_augment(
     }
     if t > 0 {
         for _ in 0..options.time_mask_count {
-            let m = draw(t, options.time_mask_min_frames, options.time_mask_max_frames, rng);
+            let cap = (options.time_mask_max_fraction.clamp(0.0, 1.0) * t as f64).floor() as usize;
+            let max = options.time_mask_max_frames.min(cap);
+            let m = draw(t, options.time_mask_min_frames, max, rng);
             apply_time_mask(feats, m);
             applied.time.push(m);
         }
@@ -415,6 +428,44 @@ mod tests {
         assert!(o.validate().unwrap_err().to_string().contains("speed factor"));
         let o = AugmentOptions { noise_snr_db_min: 40.0, ..Default::default() };
         assert!(o.validate().unwrap_err().to_string().contains("noise_snr_db_min"));
+    }
+
+    /// Mean power in `[lo, hi)` Hz, from periodograms of 4096-sample segments (16 kHz).
+    fn band_power(x: &[f32], lo: f64, hi: f64) -> f64 {
+        let n = 4096;
+        let mut planner = realfft::RealFftPlanner::<f64>::new();
+        let fft = planner.plan_fft_forward(n);
+        let mut spec = fft.make_output_vec();
+        let (mut sum, mut count) = (0.0, 0usize);
+        for seg in x.chunks_exact(n) {
+            let mut buf: Vec<f64> = seg.iter().map(|&v| f64::from(v)).collect();
+            fft.process(&mut buf, &mut spec).unwrap();
+            for (k, c) in spec.iter().enumerate() {
+                let f = k as f64 * 16000.0 / n as f64;
+                if f >= lo && f < hi {
+                    sum += c.norm_sqr();
+                    count += 1;
+                }
+            }
+        }
+        sum / count as f64
+    }
+
+    #[test]
+    fn pink_noise_falls_3_db_per_octave_and_white_is_flat() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let pink = pink_noise(16000 * 20, &mut rng);
+        let white = white_noise(16000 * 20, &mut rng);
+        // Octaves 125 Hz … 4 kHz: per-octave change of the mean power density in dB.
+        for (lo, hi) in [(125.0, 250.0), (250.0, 500.0), (500.0, 1000.0), (1000.0, 2000.0)] {
+            let step = |x: &[f32]| {
+                10.0 * (band_power(x, 2.0 * lo, 2.0 * hi) / band_power(x, lo, hi)).log10()
+            };
+            let p = step(&pink);
+            let w = step(&white);
+            assert!((p + 3.01).abs() < 0.7, "pink {lo}-{hi} Hz: {p:.2} dB/octave");
+            assert!(w.abs() < 0.5, "white {lo}-{hi} Hz: {w:.2} dB/octave");
+        }
     }
 
     #[test]

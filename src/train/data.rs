@@ -1215,6 +1215,31 @@ mod tests {
         assert_eq!(stable_hash(b"a"), splitmix64(0xaf63_dc4c_8601_ec8c));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_plan_covers_each_utterance_once_within_limits(
+            durations in proptest::collection::vec(0.0f64..20.0, 0..200),
+            max_frames in 1usize..5000,
+            max_size in 1usize..40,
+            seed in 0u64..1000,
+        ) {
+            let o = BatchOptions {
+                max_batch_frames: max_frames,
+                max_batch_size: max_size,
+                feature_frames_per_second: 100.0,
+            };
+            let plan = BatchPlan::new(&durations, &o).unwrap();
+            let mut seen: Vec<usize> = plan.epoch(seed, 1).into_iter().flatten().copied().collect();
+            seen.sort();
+            proptest::prop_assert_eq!(seen, (0..durations.len()).collect::<Vec<_>>());
+            for b in plan.batches() {
+                let t = b.iter().map(|&i| (durations[i] * 100.0).ceil().max(1.0) as usize).max().unwrap();
+                proptest::prop_assert!(b.len() <= max_size);
+                proptest::prop_assert!(b.len() == 1 || b.len() * t <= max_frames);
+            }
+        }
+    }
+
     #[test]
     fn plan_respects_limits_and_covers_all() {
         let d: Vec<f64> = (0..50).map(|i| 0.5 + (i * 37 % 50) as f64 * 0.1).collect();
