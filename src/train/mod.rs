@@ -1,1 +1,4 @@
-//! (filled in by the module's work)
+//! Training: datasets and batches (`data`), augmentation (`augment`).
+
+pub mod augment;
+pub mod data;
