@@ -305,7 +305,7 @@ impl Run {
         self.adam.set_lr(self.sched.lr_at(t)).unwrap();
         let (p0, p1) = self.p.split_at_mut(1);
         self.adam.step(&mut [&mut p0[0], &mut p1[0]], &[&g[0], &g[1]]).unwrap();
-        if (t + 1) % 4 == 0 {
+        if (t + 1).is_multiple_of(4) {
             let metric = self.p.iter().flatten().map(|x| (x * x) as f64).sum::<f64>();
             self.sched.observe(metric);
             self.es.observe(metric);
