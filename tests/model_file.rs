@@ -366,6 +366,15 @@ fn hostile_files_are_refused_with_a_reason() {
     case(&b, &exp, &["`b`", "non-finite", "element 1", "NaN"]);
     b[at..at + 4].copy_from_slice(&f32::NEG_INFINITY.to_le_bytes());
     case(&b, &exp, &["`b`", "element 1", "inf"]);
+    // A hostile name (long, with control characters) is shortened and escaped in the message.
+    let name = "\u{7}x".repeat(5000);
+    let h = GOOD_HEADER.replacen("\"a\"", &format!("\"{}\"", name.replace('\u{7}', "\\u0007")), 1);
+    let (path, r) = load_bytes(dir.path(), &two_tensor_file(&h), &exp[1..]);
+    let msg = model_err(r, &path);
+    assert!(msg.len() < 600 && !msg.contains('\u{7}') && msg.contains("unexpected"), "{msg}");
+    // Absurdly nested JSON: serde_json's depth limit turns it into an error, not a stack overflow.
+    let deep = format!("{{\"a\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+    case(&raw_file(&deep, &[]), &exp, &["JSON"]);
     // Metadata that is not a string map.
     let h = GOOD_HEADER.replacen('{', r#"{"__metadata__":{"x":1},"#, 1);
     case(&two_tensor_file(&h), &exp, &["__metadata__"]);

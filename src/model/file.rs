@@ -18,7 +18,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use safetensors::tensor::{Dtype, View};
@@ -356,16 +356,8 @@ fn parse_header(path: &Path, bytes: &[u8], file_len: u64) -> Result<Header> {
     };
     let text = std::str::from_utf8(header_bytes)
         .map_err(|e| bad(path, format!("header is not valid UTF-8 ({e})")))?;
-    let EntryList(raw) = serde_json::from_str(text).map_err(|e| {
-        bad(
-            path,
-            format!(
-                "header is not a valid JSON object: {e} (line {}, column {})",
-                e.line(),
-                e.column()
-            ),
-        )
-    })?;
+    let EntryList(raw) = serde_json::from_str(text)
+        .map_err(|e| bad(path, format!("header is not a valid JSON object: {e}")))?;
 
     let data_len = file_len - 8 - n as u64;
     let mut metadata = BTreeMap::new();
@@ -373,6 +365,7 @@ fn parse_header(path: &Path, bytes: &[u8], file_len: u64) -> Result<Header> {
     let mut seen = BTreeSet::new();
     let mut seen_meta = false;
     for (name, value) in raw {
+        let shown = shown(&name);
         if name == "__metadata__" {
             if seen_meta {
                 return Err(bad(path, "`__metadata__` appears twice in the header"));
@@ -384,13 +377,13 @@ fn parse_header(path: &Path, bytes: &[u8], file_len: u64) -> Result<Header> {
             continue;
         }
         if !seen.insert(name.clone()) {
-            return Err(bad(path, format!("tensor `{name}` appears twice in the header")));
+            return Err(bad(path, format!("tensor `{shown}` appears twice in the header")));
         }
         let info: RawInfo = serde_json::from_value(value).map_err(|e| {
             bad(
                 path,
                 format!(
-                    "tensor `{name}`: bad description ({e}); expected dtype, shape, data_offsets"
+                    "tensor `{shown}`: bad description ({e}); expected dtype, shape, data_offsets"
                 ),
             )
         })?;
@@ -400,7 +393,7 @@ fn parse_header(path: &Path, bytes: &[u8], file_len: u64) -> Result<Header> {
             other => {
                 return Err(bad(
                     path,
-                    format!("tensor `{name}` has dtype {other}; Hark reads only F32 and F16"),
+                    format!("tensor `{shown}` has dtype {other}; Hark reads only F32 and F16"),
                 ));
             }
         };
@@ -411,14 +404,17 @@ fn parse_header(path: &Path, bytes: &[u8], file_len: u64) -> Result<Header> {
         let (begin, end) = info.data_offsets;
         let need = info.shape.iter().try_fold(elem, |a, &d| a.checked_mul(d));
         let Some(need) = need else {
-            return Err(bad(path, format!("tensor `{name}`: shape {:?} overflows", info.shape)));
+            return Err(bad(
+                path,
+                format!("tensor `{shown}`: shape {} overflows", shape_str(&info.shape)),
+            ));
         };
         if end < begin || end - begin != need {
             return Err(bad(
                 path,
                 format!(
-                    "tensor `{name}`: shape {:?} of {} needs {need} bytes but data_offsets [{begin}, {end}] span {}",
-                    info.shape,
+                    "tensor `{shown}`: shape {} of {} needs {need} bytes but data_offsets [{begin}, {end}] span {}",
+                    shape_str(&info.shape),
                     info.dtype,
                     if end < begin {
                         "a negative range".to_string()
@@ -432,7 +428,7 @@ fn parse_header(path: &Path, bytes: &[u8], file_len: u64) -> Result<Header> {
             return Err(bad(
                 path,
                 format!(
-                    "tensor `{name}`: data_offsets [{begin}, {end}] go past the end of the data ({data_len} bytes; truncated file?)"
+                    "tensor `{shown}`: data_offsets [{begin}, {end}] go past the end of the data ({data_len} bytes; truncated file?)"
                 ),
             ));
         }
@@ -448,12 +444,13 @@ fn parse_header(path: &Path, bytes: &[u8], file_len: u64) -> Result<Header> {
     let mut prev: Option<&Entry> = None;
     for e in order {
         if e.begin < pos {
-            let p = prev.map_or("?", |p| p.name.as_str());
+            let p = prev.map_or("?".to_string(), |p| shown(&p.name));
+            let this = shown(&e.name);
             return Err(bad(
                 path,
                 format!(
-                    "tensors `{p}` and `{}` overlap (`{}` starts at byte {} before `{p}` ends at {pos})",
-                    e.name, e.name, e.begin
+                    "tensors `{p}` and `{this}` overlap (`{this}` starts at byte {} before `{p}` ends at {pos})",
+                    e.begin
                 ),
             ));
         }
@@ -463,7 +460,7 @@ fn parse_header(path: &Path, bytes: &[u8], file_len: u64) -> Result<Header> {
                 format!(
                     "{} unused bytes before tensor `{}` (at data byte {pos})",
                     e.begin - pos,
-                    e.name
+                    shown(&e.name)
                 ),
             ));
         }
@@ -525,7 +522,10 @@ fn match_expected<'h>(
         if &e.shape != shape {
             return Err(bad(
                 path,
-                format!("tensor `{name}`: expected shape {shape:?}, file has {:?}", e.shape),
+                format!(
+                    "tensor `{name}`: expected shape {shape:?}, file has {}",
+                    shape_str(&e.shape)
+                ),
             ));
         }
         out.push(e);
@@ -533,9 +533,29 @@ fn match_expected<'h>(
     Ok(out)
 }
 
+/// A name from an untrusted file, made safe for an error message: control characters escaped,
+/// at most 80 characters.
+fn shown(name: &str) -> String {
+    let esc: String = name.escape_debug().collect();
+    if esc.chars().count() > 80 {
+        format!("{}…", esc.chars().take(80).collect::<String>())
+    } else {
+        esc
+    }
+}
+
+/// A shape from an untrusted file for an error message: at most 8 dimensions shown.
+fn shape_str<D: fmt::Display>(shape: &[D]) -> String {
+    let mut parts: Vec<String> = shape.iter().take(8).map(|d| d.to_string()).collect();
+    if shape.len() > 8 {
+        parts.push(format!("… ({} dims)", shape.len()));
+    }
+    format!("[{}]", parts.join(", "))
+}
+
 fn quote_list(names: &[&str]) -> String {
     const SHOW: usize = 8;
-    let mut s: Vec<String> = names.iter().take(SHOW).map(|n| format!("`{n}`")).collect();
+    let mut s: Vec<String> = names.iter().take(SHOW).map(|n| format!("`{}`", shown(n))).collect();
     if names.len() > SHOW {
         s.push(format!("and {} more", names.len() - SHOW));
     }
@@ -543,8 +563,8 @@ fn quote_list(names: &[&str]) -> String {
 }
 
 /// Decodes one checked entry from the whole file's bytes, rejecting NaN/Inf.
-fn decode(path: &Path, file: &[u8], data_start: usize, e: &Entry) -> Result<NamedTensor> {
-    let Some(raw) = file.get(data_start + e.begin..data_start + e.end) else {
+fn decode(path: &Path, buf: &[u8], data_start: usize, e: &Entry) -> Result<NamedTensor> {
+    let Some(raw) = buf.get(data_start + e.begin..data_start + e.end) else {
         return Err(bad(path, format!("tensor `{}`: data outside the file", e.name)));
     };
     let data: Vec<f32> = match e.dtype {
@@ -582,8 +602,10 @@ fn unravel(mut i: usize, shape: &[usize]) -> Vec<usize> {
     idx
 }
 
-/// Reads a whole weights file after checking its header from the first bytes: a file whose header
-/// is bad is rejected before its data is read.
+/// Reads a weights file in two stages: the 8-byte length (checked against the file size and the
+/// cap), then the header (parsed and fully validated against the file size), and only then the
+/// data section, whose size the validated header has shown to be exactly what the tensors cover.
+/// Returns the data section and the header (with `data_start = 0`, relative to that section).
 fn read_checked(path: &Path) -> Result<(Vec<u8>, Header)> {
     let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
     let file_len = f.metadata().map_err(|e| Error::io(path, e))?.len();
@@ -595,22 +617,28 @@ fn read_checked(path: &Path) -> Result<(Vec<u8>, Header)> {
     }
     let mut head = [0u8; 8];
     let got = read_up_to(&mut f, &mut head).map_err(|e| Error::io(path, e))?;
-    let n = if got == 8 { u64::from_le_bytes(head) } else { 0 };
-    // Checks length vs file size and cap before reading the header itself.
+    let n = u64::from_le_bytes(head);
     if got < 8 || n > MAX_HEADER_BYTES || n > file_len - 8 {
+        // parse_header reports exactly what is wrong with the length field.
         parse_header(path, &head[..got], file_len)?;
+        return Err(bad(path, "invalid header length"));
     }
-    f.seek(SeekFrom::Start(0)).map_err(|e| Error::io(path, e))?;
-    let mut bytes = Vec::new();
-    f.take(file_len).read_to_end(&mut bytes).map_err(|e| Error::io(path, e))?;
-    if bytes.len() as u64 != file_len {
+    let mut header_bytes = vec![0u8; 8 + n as usize];
+    header_bytes[..8].copy_from_slice(&head);
+    f.read_exact(&mut header_bytes[8..])
+        .map_err(|e| bad(path, format!("cannot read the {n}-byte header ({e}); file changed?")))?;
+    let mut header = parse_header(path, &header_bytes, file_len)?;
+    let data_len = file_len - 8 - n;
+    let mut data = Vec::with_capacity(data_len as usize);
+    f.take(data_len).read_to_end(&mut data).map_err(|e| Error::io(path, e))?;
+    if data.len() as u64 != data_len {
         return Err(bad(
             path,
-            format!("file changed while reading ({} bytes instead of {file_len})", bytes.len()),
+            format!("file changed while reading ({} data bytes instead of {data_len})", data.len()),
         ));
     }
-    let header = parse_header(path, &bytes, file_len)?;
-    Ok((bytes, header))
+    header.data_start = 0;
+    Ok((data, header))
 }
 
 fn read_up_to(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -758,12 +786,8 @@ pub fn load_config_with_limit<T: DeserializeOwned>(path: &Path, max_bytes: u64) 
 
 /// Parses config JSON text (`path` only names it in errors).
 pub fn parse_config<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T> {
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-        bad(
-            path,
-            format!("config is not valid JSON: {e} (line {}, column {})", e.line(), e.column()),
-        )
-    })?;
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| bad(path, format!("config is not valid JSON: {e}")))?;
     let serde_json::Value::Object(map) = &value else {
         return Err(bad(path, "config must be a JSON object"));
     };
@@ -1027,11 +1051,18 @@ pub fn load_checkpoint<S: DeserializeOwned>(
 
     let names: Vec<&str> = expected.iter().map(|(n, _)| n.as_str()).collect();
     if adam_meta.names != names {
+        let k = (0..names.len().min(adam_meta.names.len()))
+            .find(|&k| adam_meta.names[k] != names[k])
+            .unwrap_or(names.len().min(adam_meta.names.len()));
+        let theirs =
+            adam_meta.names.get(k).map_or("(none)".to_string(), |n| format!("`{}`", shown(n)));
+        let ours = names.get(k).map_or("(none)".to_string(), |n| format!("`{n}`"));
         return Err(bad(
             path,
             format!(
-                "checkpoint optimizer covers tensors {:?} but the model has {:?}",
-                adam_meta.names, names
+                "checkpoint optimizer covers {} tensors, the model {}; tensor {k} is {theirs} in the checkpoint but {ours} in the model",
+                adam_meta.names.len(),
+                names.len()
             ),
         ));
     }

@@ -245,18 +245,16 @@ impl<F: Float> Adam<F> {
         let use_decay = c.weight_decay > 0.0;
 
         for (k, (p, g)) in params.iter_mut().zip(grads).enumerate() {
-            let m = &mut self.m[k];
-            let v = &mut self.v[k];
             let decay_k = use_decay && self.decay[k];
-            for i in 0..p.len() {
-                let gi = g[i];
+            let mv = self.m[k].iter_mut().zip(self.v[k].iter_mut());
+            for ((pi, &gi), (mi, vi)) in p.iter_mut().zip(g.iter()).zip(mv) {
                 if decay_k {
-                    p[i] = p[i] * decay;
+                    *pi = *pi * decay;
                 }
-                m[i] = m[i] + one_minus_b1 * (gi - m[i]);
-                v[i] = v[i] * b2 + one_minus_b2 * gi * gi;
-                let denom = v[i].sqrt() / bc2_sqrt + eps;
-                p[i] = p[i] - step_size * (m[i] / denom);
+                *mi = *mi + one_minus_b1 * (gi - *mi);
+                *vi = *vi * b2 + one_minus_b2 * gi * gi;
+                let denom = vi.sqrt() / bc2_sqrt + eps;
+                *pi = *pi - step_size * (*mi / denom);
             }
         }
         self.meta.step = t;
