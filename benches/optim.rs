@@ -1,5 +1,6 @@
-//! Adam update and gradient clipping on a model-sized parameter list (2 M f32 in 18 tensors, the
-//! shape of a 2-layer BiLSTM), compared with torch.optim.Adam by
+//! AdamW update and gradient clipping on a model-sized parameter list (1.74 M f32 in 6 tensors:
+//! the weight matrices and biases of a 2-layer BiLSTM with H = 320, one direction each), compared
+//! with torch.optim.AdamW and clip_grad_norm_ by
 //! `taskset -c 0 /work/peers-venv/bin/python benches/optim_peer.py`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
