@@ -1,1 +1,3 @@
-//! (filled in by the module's work)
+//! The acoustic model and its files.
+
+pub mod file;
