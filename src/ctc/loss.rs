@@ -409,7 +409,8 @@ mod tests {
         let z: Vec<f64> = (0..15).map(|i| ((i * 7 % 11) as f64 - 5.0) * 0.37).collect();
         let logits = Array3::from_shape_vec((5, 1, 3), z.clone()).unwrap();
         for target in [vec![], vec![1], vec![1, 2], vec![2, 2], vec![1, 1, 2], vec![1, 2, 1]] {
-            let out = ctc_loss(logits.view(), &[5], &[target.clone()], Reduction::Sum).unwrap();
+            let out = ctc_loss(logits.view(), &[5], std::slice::from_ref(&target), Reduction::Sum)
+                .unwrap();
             let lp: Vec<Vec<f64>> = (0..5)
                 .map(|t| {
                     let row = &z[t * 3..t * 3 + 3];

@@ -1,0 +1,47 @@
+//! CTC loss + logits gradient at the peer's size (T = 300, B = 16, V = 29, targets of 40–60 labels,
+//! as /work/shared/peers/ctc_speed.py), on rayon pools of 1 and 2 threads; and prefix beam search
+//! on a 10 s utterance (T = 333 frames after subsampling, V = 29, beam 16).
+//!
+//! Run: `cargo bench --bench ctc`. Peer: `/work/peers-venv/bin/python /work/shared/peers/ctc_speed.py
+//! --threads 1,2 --no-fixture`. Results: benches/RESULTS-ctc.md.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use hark::ctc::{CtcLoss, Reduction};
+use ndarray::Array3;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::hint::black_box;
+
+fn loss_bench(c: &mut Criterion) {
+    let (t, b, v) = (300, 16, 29);
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    // standard normal logits (Box–Muller), like the peer's torch.randn
+    let logits = Array3::<f32>::from_shape_fn((t, b, v), |_| {
+        let u1: f32 = rng.random_range(f32::EPSILON..1.0);
+        let u2: f32 = rng.random_range(0.0..1.0);
+        (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
+    });
+    let targets: Vec<Vec<usize>> = (0..b)
+        .map(|_| {
+            let len = rng.random_range(40..=60);
+            (0..len).map(|_| rng.random_range(1..v)).collect()
+        })
+        .collect();
+    let lens = vec![t; b];
+    let mut group = c.benchmark_group("ctc_loss_fwd_bwd_T300_B16_V29");
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let mut ctc = CtcLoss::<f32>::new();
+        group.bench_function(format!("threads_{threads}"), |bch| {
+            bch.iter(|| {
+                pool.install(|| {
+                    black_box(ctc.compute(logits.view(), &lens, &targets, Reduction::Mean).unwrap())
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, loss_bench);
+criterion_main!(benches);
