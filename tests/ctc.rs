@@ -207,3 +207,254 @@ fn padded_batch_equals_single_utterances() {
         assert!(gb.iter().zip(gs.iter()).all(|(a, b)| (a - b).abs() < 1e-12));
     }
 }
+
+// ---------------------------------------------------------------- decoders
+
+use hark::ctc::{Alphabet, ArpaLm, BeamOptions, LanguageModel, greedy, prefix_beam_search};
+use ndarray::Array2;
+
+/// (T, V) log-probabilities from per-frame lists of (char, probability); the remaining mass is
+/// spread evenly over the other labels. '_' is the blank.
+fn frames(alphabet: &Alphabet, spec: &[&[(char, f32)]]) -> Array2<f32> {
+    let v = alphabet.num_labels();
+    let mut lp = Array2::zeros((spec.len(), v));
+    for (t, f) in spec.iter().enumerate() {
+        let listed: f32 = f.iter().map(|x| x.1).sum();
+        let rest = ((1.0 - listed) / (v - f.len()) as f32).max(1e-12);
+        for k in 0..v {
+            let p = f
+                .iter()
+                .find(|x| if x.0 == '_' { k == 0 } else { alphabet.label(x.0) == Some(k) })
+                .map_or(rest, |x| x.1);
+            lp[[t, k]] = p.ln();
+        }
+    }
+    lp
+}
+
+fn no_lm(width: usize) -> BeamOptions {
+    BeamOptions { beam_width: width, prune_log_prob: -30.0, lm_weight: 0.0, word_bonus: 0.0 }
+}
+
+fn random_log_probs(rng: &mut ChaCha8Rng, t: usize, v: usize, peak: f32) -> Array2<f32> {
+    let mut lp = Array2::<f32>::zeros((t, v));
+    for mut row in lp.rows_mut() {
+        let top = rng.random_range(0..v);
+        for (k, x) in row.iter_mut().enumerate() {
+            *x = if k == top { peak } else { rng.random_range(-1.0f32..1.0) };
+        }
+        let lse = row.iter().map(|x| x.exp()).sum::<f32>().ln();
+        row.mapv_inplace(|x| x - lse);
+    }
+    lp
+}
+
+#[test]
+fn beam_of_width_one_matches_greedy_on_peaked_input() {
+    let a = Alphabet::default();
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    for _ in 0..20 {
+        let lp = random_log_probs(&mut rng, 60, a.num_labels(), 8.0);
+        let g = greedy(lp.view(), &a, 0.02);
+        let b = prefix_beam_search(lp.view(), &a, 0.02, &no_lm(1), None);
+        assert_eq!(b[0].text, g.text);
+        assert_eq!(b[0].labels, g.labels);
+        assert_eq!(b[0].char_times_s, g.char_times_s);
+        assert!((b[0].log_prob - g.log_prob).abs() < 1e-2, "{} vs {}", b[0].log_prob, g.log_prob);
+    }
+}
+
+#[test]
+fn beam_finds_the_likelier_labeling_that_greedy_misses() {
+    // Two frames, P(blank) = 0.6, P(a) = 0.4 each: the best path is "∅∅" (0.36, text ""), but
+    // "a" has 0.4·0.4 + 0.4·0.6 + 0.6·0.4 = 0.64.
+    let a = Alphabet::default();
+    let lp = frames(&a, &[&[('_', 0.6), ('a', 0.4)], &[('_', 0.6), ('a', 0.4)]]);
+    assert_eq!(greedy(lp.view(), &a, 0.03).text, "");
+    let hyps = prefix_beam_search(lp.view(), &a, 0.03, &no_lm(8), None);
+    assert_eq!(hyps[0].text, "a");
+    assert!((hyps[0].log_prob - 0.64f32.ln()).abs() < 1e-4);
+    assert_eq!(hyps[1].text, "");
+    assert!((hyps[1].log_prob - 0.36f32.ln()).abs() < 1e-4);
+    assert!(hyps.windows(2).all(|w| w[0].score >= w[1].score));
+}
+
+#[test]
+fn beam_log_prob_equals_the_ctc_likelihood_of_its_labeling() {
+    // Without pruning (a beam wider than the number of prefixes) the prefix probabilities are
+    // exact; with pruning they are lower bounds (paths through dropped prefixes are lost).
+    let a = Alphabet { chars: vec![' ', 'a', 'b', 'c'] };
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    for (t, width, exact) in [(6, 10_000, true), (12, 16, false)] {
+        for _ in 0..5 {
+            let lp = random_log_probs(&mut rng, t, a.num_labels(), 1.5);
+            let hyps = prefix_beam_search(lp.view(), &a, 0.01, &no_lm(width), None);
+            for h in hyps.iter().take(5) {
+                let logits =
+                    lp.clone().into_shape_with_order((t, 1, 5)).unwrap().mapv(|x| x as f64);
+                let nll =
+                    ctc_loss(logits.view(), &[t], std::slice::from_ref(&h.labels), Reduction::Sum)
+                        .unwrap()
+                        .losses[0];
+                let (got, want) = (h.log_prob as f64, -nll);
+                if exact {
+                    assert!((got - want).abs() < 1e-4, "{:?}: {got} vs {want}", h.text);
+                } else {
+                    assert!(got <= want + 1e-4, "{:?}: {got} above {want}", h.text);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn wide_beam_finds_the_most_likely_labeling_by_brute_force() {
+    let a = Alphabet { chars: vec![' ', 'a'] };
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let (t, v) = (7, 3);
+    for _ in 0..10 {
+        let lp = random_log_probs(&mut rng, t, v, 0.5);
+        // sum path probabilities per collapsed labeling
+        let mut totals: std::collections::HashMap<Vec<usize>, f64> = Default::default();
+        for code in 0..v.pow(t as u32) {
+            let path: Vec<usize> = (0..t).map(|i| code / v.pow(i as u32) % v).collect();
+            let mut lab = Vec::new();
+            let mut prev = 0;
+            for &p in &path {
+                if p != 0 && p != prev {
+                    lab.push(p);
+                }
+                prev = p;
+            }
+            let lpp: f64 = path.iter().enumerate().map(|(i, &p)| lp[[i, p]] as f64).sum();
+            *totals.entry(lab).or_default() += lpp.exp();
+        }
+        let best = totals.iter().max_by(|x, y| x.1.total_cmp(y.1)).unwrap();
+        let hyps = prefix_beam_search(lp.view(), &a, 0.01, &no_lm(500), None);
+        assert_eq!(&hyps[0].labels, best.0);
+        assert!((hyps[0].log_prob as f64 - best.1.ln()).abs() < 1e-4);
+    }
+}
+
+const HAT_HOT_ARPA: &str = "\\data\\
+ngram 1=5
+
+\\1-grams:
+-2.0\t<unk>
+-99\t<s>
+-0.3\t</s>
+-3.0\that
+-0.4\thot
+
+\\end\\
+";
+
+#[test]
+fn the_language_model_changes_the_winner() {
+    let a = Alphabet::default();
+    let lp = frames(
+        &a,
+        &[
+            &[('h', 0.95)],
+            &[('_', 0.9)],
+            &[('a', 0.55), ('o', 0.44)],
+            &[('_', 0.9)],
+            &[('t', 0.95)],
+        ],
+    );
+    let plain = prefix_beam_search(lp.view(), &a, 0.03, &no_lm(8), None);
+    assert_eq!(plain[0].text, "hat");
+    let lm: ArpaLm = HAT_HOT_ARPA.parse().unwrap();
+    let opts = BeamOptions { lm_weight: 1.0, ..no_lm(8) };
+    let with_lm = prefix_beam_search(lp.view(), &a, 0.03, &opts, Some(&lm as &dyn LanguageModel));
+    assert_eq!(with_lm[0].text, "hot");
+    // score = acoustic + LM (ln) of "hot" and </s>
+    let ln10 = std::f32::consts::LN_10;
+    let expect = with_lm[0].log_prob + (-0.4 - 0.3) * ln10;
+    assert!((with_lm[0].score - expect).abs() < 1e-4, "{} vs {expect}", with_lm[0].score);
+    // times: h at frame 0, o at 2, t at 4
+    assert_eq!(with_lm[0].char_times_s, vec![0.0, 0.06, 0.12]);
+}
+
+#[test]
+fn lm_is_applied_to_each_completed_word() {
+    let a = Alphabet::default();
+    // "ab ab": the first word is completed by the space, the second by the end of the utterance.
+    let lp = frames(
+        &a,
+        &[&[('a', 0.99)], &[('b', 0.99)], &[(' ', 0.99)], &[('a', 0.99)], &[('b', 0.99)]],
+    );
+    let arpa = "\\data\\\nngram 1=4\nngram 2=2\n\n\\1-grams:\n-1\t<unk>\n-99\t<s>\t-0.25\n-0.5\t</s>\n\
+                -0.7\tab\t-0.125\n\n\\2-grams:\n-0.3\t<s> ab\n-0.2\tab ab\n\n\\end\\\n";
+    let lm: ArpaLm = arpa.parse().unwrap();
+    let opts =
+        BeamOptions { beam_width: 8, prune_log_prob: -30.0, lm_weight: 2.0, word_bonus: 0.5 };
+    let h = &prefix_beam_search(lp.view(), &a, 0.03, &opts, Some(&lm))[0];
+    assert_eq!(h.text, "ab ab");
+    // P(ab|<s>) = -0.3, P(ab|ab) = -0.2, P(</s>|ab) = bow(ab) + P(</s>) = -0.125 - 0.5 (log10)
+    let lm_ln = (-0.3 - 0.2 - 0.625) * std::f32::consts::LN_10;
+    let expect = h.log_prob + 2.0 * lm_ln + 2.0 * 0.5;
+    assert!((h.score - expect).abs() < 1e-4, "{} vs {expect}", h.score);
+    assert!((lm.sentence_log10(&["ab", "ab"]) - (-1.125)).abs() < 1e-6);
+}
+
+#[test]
+fn trigram_arpa_scores_by_hand() {
+    let arpa = "some header text KenLM or SRILM may write\n\n\\data\\\nngram 1=5\nngram 2=3\nngram 3=1\n\n\
+        \\1-grams:\n-1.5\t<unk>\t0\n-99\t<s>\t-0.4\n-0.7\t</s>\t0\n-0.6\tthe\t-0.2\n-0.9\tcat\t-0.1\n\n\
+        \\2-grams:\n-0.3\t<s> the\t-0.05\n-0.45\tthe cat\t-0.15\n-0.2\tcat </s>\n\n\
+        \\3-grams:\n-0.1\t<s> the cat\n\n\\end\\\n";
+    let lm: ArpaLm = arpa.parse().unwrap();
+    assert_eq!(lm.order(), 3);
+    let close = |a: f32, b: f32| assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+    // <s> the cat </s>: -0.3 (bigram) -0.1 (trigram) + P(</s> | the cat) = bow(the cat) -0.15
+    //   + P(</s> | cat) -0.2
+    close(lm.sentence_log10(&["the", "cat"]), -0.3 - 0.1 - 0.15 - 0.2);
+    // <s> cat the: P(cat|<s>) = bow(<s>) -0.4 + P(cat) -0.9; P(the | <s> cat): no "<s> cat" bigram
+    //   so no back-off weight, then P(the | cat): bow(cat) -0.1 + P(the) -0.6;
+    //   P(</s> | cat the): no "cat the" → P(</s> | the) = bow(the) -0.2 + P(</s>) -0.7
+    close(lm.sentence_log10(&["cat", "the"]), -1.3 - 0.7 - 0.9);
+    // unknown word: <unk>
+    close(lm.sentence_log10(&["zebra"]), -0.4 - 1.5 - 0.7);
+}
+
+#[test]
+fn bad_arpa_files_are_rejected_with_line_numbers() {
+    let cases: &[(&str, &str)] = &[
+        ("no data section", "\\data\\"),
+        ("\\data\\\nngram 1=2\n\n\\1-grams:\n-1\t<s>\n-1\t</s>\n", "without \\end\\"),
+        (
+            "\\data\\\nngram 1=3\n\n\\1-grams:\n-1\t<s>\n-1\t</s>\n\n\\end\\\n",
+            "line 8: the 1-gram section has 2 entries but \\data\\ announced 3",
+        ),
+        (
+            "\\data\\\nngram 1=2\n\n\\1-grams:\nabc\t<s>\n-1\t</s>\n\\end\\\n",
+            "line 5: expected a log10 probability",
+        ),
+        (
+            "\\data\\\nngram 1=2\nngram 2=1\n\n\\1-grams:\n-1\t<s>\n-1\t</s>\n\n\\2-grams:\n-1\t<s> dog\n\\end\\\n",
+            "line 10: word \"dog\" is not listed",
+        ),
+        (
+            "\\data\\\nngram 1=2\n\n\\1-grams:\n-1\t<s>\n-1\t</s>\t-0.5\textra\n\\end\\\n",
+            "line 6: unexpected field",
+        ),
+        ("\\data\\\nngram 1=2\n\n\\2-grams:\n-1\t<s>\n\\end\\\n", "line 4: expected \\1-grams:"),
+        ("\\data\\\nngram 1=1\n\n\\1-grams:\n-1\t<s>\n\\end\\\n", "do not list </s>"),
+        (
+            "\\data\\\nngram 1=2\n\n\\1-grams:\n-1\t<s>\n1.5\t</s>\n\\end\\\n",
+            "line 6: expected a log10 probability <= 0",
+        ),
+    ];
+    for (text, want) in cases {
+        let e = text.parse::<ArpaLm>().unwrap_err().to_string();
+        assert!(e.contains(want), "{text:?}: got {e:?}, want {want:?}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("missing.arpa");
+    let e = ArpaLm::from_file(&path).unwrap_err().to_string();
+    assert!(e.contains("missing.arpa"), "{e}");
+    std::fs::write(&path, "\\data\\\nngram 1=x\n").unwrap();
+    let e = ArpaLm::from_file(&path).unwrap_err().to_string();
+    assert!(e.contains("missing.arpa") && e.contains("line 2"), "{e}");
+}
