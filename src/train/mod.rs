@@ -1,1 +1,3 @@
-//! (filled in by the module's work)
+//! Training: metrics (WER/CER).
+
+pub mod metrics;
