@@ -52,8 +52,8 @@ pub fn align<T: PartialEq>(reference: &[T], hypothesis: &[T]) -> EditCounts {
     // d[i][j] = distance between reference[..i] and hypothesis[..j]
     let w = m + 1;
     let mut d = vec![0u32; (n + 1) * w];
-    for j in 0..=m {
-        d[j] = j as u32;
+    for (j, x) in d[..w].iter_mut().enumerate() {
+        *x = j as u32;
     }
     for i in 1..=n {
         d[i * w] = i as u32;
