@@ -6,8 +6,8 @@
 //! --threads 1,2 --no-fixture`. Results: benches/RESULTS-ctc.md.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use hark::ctc::{CtcLoss, Reduction};
-use ndarray::Array3;
+use hark::ctc::{Alphabet, BeamOptions, CtcLoss, Reduction, greedy, prefix_beam_search};
+use ndarray::{Array2, Array3};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::hint::black_box;
@@ -43,5 +43,30 @@ fn loss_bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, loss_bench);
+fn decode_bench(c: &mut Criterion) {
+    // 10 s of audio at 30 ms per output frame: T = 333. Peaked posteriors as a trained model gives
+    // (about half the frames blank-dominated), with the rest of the mass spread over the labels.
+    let alphabet = Alphabet::default();
+    let (t, v) = (333, alphabet.num_labels());
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let mut lp = Array2::<f32>::zeros((t, v));
+    for mut row in lp.rows_mut() {
+        let top = if rng.random_range(0.0..1.0) < 0.5 { 0 } else { rng.random_range(1..v) };
+        for (k, x) in row.iter_mut().enumerate() {
+            *x = if k == top { 4.0 } else { rng.random_range(-2.0f32..2.0) };
+        }
+        let lse = row.iter().map(|x| x.exp()).sum::<f32>().ln();
+        row.mapv_inplace(|x| x - lse);
+    }
+    let opts =
+        BeamOptions { beam_width: 16, prune_log_prob: -10.0, lm_weight: 0.0, word_bonus: 0.0 };
+    c.bench_function("prefix_beam_search_T333_V29_beam16", |bch| {
+        bch.iter(|| black_box(prefix_beam_search(lp.view(), &alphabet, 0.03, &opts, None)))
+    });
+    c.bench_function("greedy_T333_V29", |bch| {
+        bch.iter(|| black_box(greedy(lp.view(), &alphabet, 0.03)))
+    });
+}
+
+criterion_group!(benches, loss_bench, decode_bench);
 criterion_main!(benches);

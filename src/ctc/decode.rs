@@ -110,7 +110,9 @@ struct Node {
     parent: u32,
     /// last label of the prefix (0 only at the root)
     label: u32,
-    children: Vec<(u32, u32)>,
+    /// first child and next sibling (a linked list: no allocation per node)
+    first_child: u32,
+    next_sibling: u32,
     /// ln-probabilities of the prefix ending in a blank / in its last label, at the current frame
     pb: f32,
     pnb: f32,
@@ -139,7 +141,8 @@ impl Trie {
         Node {
             parent,
             label,
-            children: Vec::new(),
+            first_child: NONE,
+            next_sibling: NONE,
             pb: ninf,
             pnb: ninf,
             next_pb: ninf,
@@ -172,9 +175,9 @@ impl Trie {
         if n == 0 || node.label == ctx.space {
             return None;
         }
-        let word = self.last_word(n, ctx.alphabet, ctx.space);
         match ctx.lm {
             Some(lm) => {
+                let word = self.last_word(n, ctx.alphabet, ctx.space);
                 let (s, next) = lm.score_word(&self.states[node.lm_state as usize], &word);
                 Some((next, node.bonus + ctx.opts.lm_weight * s + ctx.opts.word_bonus))
             }
@@ -182,10 +185,17 @@ impl Trie {
         }
     }
 
-    fn child(&mut self, n: u32, c: u32, ctx: &Ctx) -> u32 {
-        if let Some(&(_, id)) = self.nodes[n as usize].children.iter().find(|&&(l, _)| l == c) {
-            return id;
+    /// Writes the children of `n` into `by_label` (indexed by label; others are left as they are).
+    fn children_into(&self, n: u32, by_label: &mut [u32]) {
+        let mut k = self.nodes[n as usize].first_child;
+        while k != NONE {
+            let node = &self.nodes[k as usize];
+            by_label[node.label as usize] = k;
+            k = node.next_sibling;
         }
+    }
+
+    fn add_child(&mut self, n: u32, c: u32, ctx: &Ctx) -> u32 {
         let (mut lm_state, mut bonus) =
             (self.nodes[n as usize].lm_state, self.nodes[n as usize].bonus);
         if c == ctx.space
@@ -198,8 +208,10 @@ impl Trie {
             }
         }
         let id = self.nodes.len() as u32;
-        self.nodes.push(Trie::node(n, c, lm_state, bonus));
-        self.nodes[n as usize].children.push((c, id));
+        let mut node = Trie::node(n, c, lm_state, bonus);
+        node.next_sibling = self.nodes[n as usize].first_child;
+        self.nodes.push(node);
+        self.nodes[n as usize].first_child = id;
         id
     }
 }
@@ -209,6 +221,12 @@ struct Ctx<'a> {
     opts: &'a BeamOptions,
     lm: Option<&'a dyn LanguageModel>,
     space: u32,
+}
+
+/// Ranking score of a node at the next frame: acoustic + LM bonus.
+#[inline]
+fn score_next(node: &Node) -> f32 {
+    log_add(node.next_pb, node.next_pnb) + node.bonus
 }
 
 /// Adds probability mass to a node's next-frame accumulators.
@@ -252,6 +270,8 @@ pub fn prefix_beam_search(
     let mut beam: Vec<u32> = vec![0];
     let mut touched: Vec<u32> = Vec::with_capacity(beam_width * v);
     let mut candidates: Vec<u32> = Vec::with_capacity(v);
+    let mut by_label: Vec<u32> = vec![NONE; v];
+    let mut ranked: Vec<(f32, u32)> = Vec::with_capacity(beam_width * v);
     let mut owned_row: Vec<f32> = Vec::with_capacity(v);
 
     for t in 0..t_len {
@@ -268,30 +288,49 @@ pub fn prefix_beam_search(
         candidates.clear();
         candidates.extend((1..v as u32).filter(|&c| y[c as usize] >= opts.prune_log_prob));
         touched.clear();
+        // Blank and repeated last label keep each prefix. After this pass every beam prefix has a
+        // lower bound of its next score.
         for &n in &beam {
-            let (pb, pnb, last) = {
-                let node = &trie.nodes[n as usize];
-                (node.pb, node.pnb, node.label)
-            };
+            let node = &trie.nodes[n as usize];
+            let (pb, pnb, last) = (node.pb, node.pnb, node.label);
             let total = log_add(pb, pnb);
             accumulate(&mut trie.nodes, &mut touched, n, tt, total + y[0], f32::NEG_INFINITY);
             if n != 0 {
-                accumulate(
-                    &mut trie.nodes,
-                    &mut touched,
-                    n,
-                    tt,
-                    f32::NEG_INFINITY,
-                    pnb + y[last as usize],
-                );
+                let p = pnb + y[last as usize];
+                accumulate(&mut trie.nodes, &mut touched, n, tt, f32::NEG_INFINITY, p);
             }
+        }
+        // A prefix outside the beam has one parent, so its next score is exactly the one extension
+        // below (plus its LM bonus, the parent's unless the label is a space). If `beam_width`
+        // beam prefixes already score at least `threshold`, a lower extension cannot survive:
+        // skipping it changes no result and saves most trie nodes.
+        let threshold = if beam.len() >= beam_width {
+            beam.iter().map(|&n| score_next(&trie.nodes[n as usize])).fold(f32::INFINITY, f32::min)
+        } else {
+            f32::NEG_INFINITY
+        };
+        for &n in &beam {
+            let node = &trie.nodes[n as usize];
+            let (pb, pnb, last, bonus) = (node.pb, node.pnb, node.label, node.bonus);
+            let total = log_add(pb, pnb);
+            by_label.iter_mut().for_each(|x| *x = NONE);
+            trie.children_into(n, &mut by_label);
             for &c in &candidates {
                 let yc = y[c as usize];
                 let p = if c == last && n != 0 { pb + yc } else { total + yc };
                 if p == f32::NEG_INFINITY {
                     continue;
                 }
-                let child = trie.child(n, c, &ctx);
+                let found = by_label[c as usize];
+                let child = if found != NONE && trie.nodes[found as usize].stamp == tt {
+                    found
+                } else if c != ctx.space && p + bonus < threshold {
+                    continue;
+                } else if found != NONE {
+                    found
+                } else {
+                    trie.add_child(n, c, &ctx)
+                };
                 accumulate(&mut trie.nodes, &mut touched, child, tt, f32::NEG_INFINITY, p);
                 let node = &mut trie.nodes[child as usize];
                 if p > node.emit_best {
@@ -302,16 +341,14 @@ pub fn prefix_beam_search(
             }
         }
         // Keep the best `beam_width` prefixes by acoustic + LM score.
-        let score = |n: u32| {
-            let node = &trie.nodes[n as usize];
-            log_add(node.next_pb, node.next_pnb) + node.bonus
-        };
-        if touched.len() > beam_width {
-            touched.select_nth_unstable_by(beam_width - 1, |&a, &b| score(b).total_cmp(&score(a)));
-            touched.truncate(beam_width);
+        ranked.clear();
+        ranked.extend(touched.iter().map(|&n| (score_next(&trie.nodes[n as usize]), n)));
+        if ranked.len() > beam_width {
+            ranked.select_nth_unstable_by(beam_width - 1, |a, b| b.0.total_cmp(&a.0));
+            ranked.truncate(beam_width);
         }
         beam.clear();
-        for &n in &touched {
+        for &(_, n) in &ranked {
             let node = &mut trie.nodes[n as usize];
             node.pb = node.next_pb;
             node.pnb = node.next_pnb;
