@@ -41,6 +41,39 @@ fn loss_bench(c: &mut Criterion) {
         });
     }
     group.finish();
+
+    // The machine is shared: wall time includes waiting for a core. CPU time of the pool's threads
+    // (Linux /proc/thread-self/schedstat, ns on a CPU) is the contention-free measure; with 2
+    // threads it is the total over both (parallel efficiency), not the latency.
+    let mut group = c.benchmark_group("ctc_loss_fwd_bwd_T300_B16_V29_cpu_time");
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let cpu_ns = |pool: &rayon::ThreadPool| -> u64 {
+            pool.broadcast(|_| {
+                std::fs::read_to_string("/proc/thread-self/schedstat")
+                    .ok()
+                    .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+                    .unwrap_or(0)
+            })
+            .iter()
+            .sum()
+        };
+        let mut ctc = CtcLoss::<f32>::new();
+        group.bench_function(format!("threads_{threads}"), |bch| {
+            bch.iter_custom(|iters| {
+                let start = cpu_ns(&pool);
+                for _ in 0..iters {
+                    pool.install(|| {
+                        black_box(
+                            ctc.compute(logits.view(), &lens, &targets, Reduction::Mean).unwrap(),
+                        )
+                    });
+                }
+                std::time::Duration::from_nanos(cpu_ns(&pool) - start)
+            })
+        });
+    }
+    group.finish();
 }
 
 fn decode_bench(c: &mut Criterion) {
