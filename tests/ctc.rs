@@ -458,3 +458,54 @@ fn bad_arpa_files_are_rejected_with_line_numbers() {
     let e = ArpaLm::from_file(&path).unwrap_err().to_string();
     assert!(e.contains("missing.arpa") && e.contains("line 2"), "{e}");
 }
+
+/// Textbook prefix beam search with a hash map of prefixes and no pruning shortcut: the reference
+/// for the trie version's exact-pruning rule.
+fn reference_beam(lp: &Array2<f32>, width: usize) -> Vec<(Vec<usize>, f32)> {
+    use std::collections::HashMap;
+    let la = |a: f32, b: f32| hark::ctc::loss::log_add(a, b);
+    let ninf = f32::NEG_INFINITY;
+    let mut beam: Vec<(Vec<usize>, f32, f32)> = vec![(vec![], 0.0, ninf)];
+    for row in lp.rows() {
+        let mut next: HashMap<Vec<usize>, (f32, f32)> = HashMap::new();
+        for (prefix, pb, pnb) in &beam {
+            let total = la(*pb, *pnb);
+            let e = next.entry(prefix.clone()).or_insert((ninf, ninf));
+            e.0 = la(e.0, total + row[0]);
+            if let Some(&last) = prefix.last() {
+                e.1 = la(e.1, pnb + row[last]);
+            }
+            for c in 1..row.len() {
+                let mut ext = prefix.clone();
+                ext.push(c);
+                let p = if prefix.last() == Some(&c) { pb + row[c] } else { total + row[c] };
+                let e = next.entry(ext).or_insert((ninf, ninf));
+                e.1 = la(e.1, p);
+            }
+        }
+        let mut all: Vec<(Vec<usize>, f32, f32)> =
+            next.into_iter().map(|(k, (b, n))| (k, b, n)).collect();
+        all.sort_by(|x, y| la(y.1, y.2).total_cmp(&la(x.1, x.2)));
+        all.truncate(width);
+        beam = all;
+    }
+    beam.into_iter().map(|(k, b, n)| (k, la(b, n))).collect()
+}
+
+#[test]
+fn trie_beam_search_equals_the_textbook_version() {
+    let a = Alphabet { chars: vec![' ', 'a', 'b', 'c', 'd'] };
+    let mut rng = ChaCha8Rng::seed_from_u64(21);
+    for (t, width, peak) in [(20, 1, 2.0), (20, 4, 1.0), (30, 8, 3.0), (25, 16, 0.5)] {
+        for _ in 0..5 {
+            let lp = random_log_probs(&mut rng, t, a.num_labels(), peak);
+            let got = prefix_beam_search(lp.view(), &a, 0.01, &no_lm(width), None);
+            let want = reference_beam(&lp, width);
+            assert_eq!(got.len(), want.len());
+            for (g, w) in got.iter().zip(&want) {
+                assert_eq!(g.labels, w.0, "T={t} width={width}");
+                assert!((g.log_prob - w.1).abs() < 1e-4);
+            }
+        }
+    }
+}
