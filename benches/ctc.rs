@@ -12,6 +12,14 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::hint::black_box;
 
+/// Nanoseconds the calling thread has spent on a CPU (Linux `/proc/thread-self/schedstat`).
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .unwrap_or(0)
+}
+
 fn loss_bench(c: &mut Criterion) {
     let (t, b, v) = (300, 16, 29);
     let mut rng = ChaCha8Rng::seed_from_u64(0);
@@ -48,16 +56,8 @@ fn loss_bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("ctc_loss_fwd_bwd_T300_B16_V29_cpu_time");
     for threads in [1, 2] {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        let cpu_ns = |pool: &rayon::ThreadPool| -> u64 {
-            pool.broadcast(|_| {
-                std::fs::read_to_string("/proc/thread-self/schedstat")
-                    .ok()
-                    .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-                    .unwrap_or(0)
-            })
-            .iter()
-            .sum()
-        };
+        let cpu_ns =
+            |pool: &rayon::ThreadPool| -> u64 { pool.broadcast(|_| thread_cpu_ns()).iter().sum() };
         let mut ctc = CtcLoss::<f32>::new();
         group.bench_function(format!("threads_{threads}"), |bch| {
             bch.iter_custom(|iters| {
@@ -95,6 +95,15 @@ fn decode_bench(c: &mut Criterion) {
         BeamOptions { beam_width: 16, prune_log_prob: -10.0, lm_weight: 0.0, word_bonus: 0.0 };
     c.bench_function("prefix_beam_search_T333_V29_beam16", |bch| {
         bch.iter(|| black_box(prefix_beam_search(lp.view(), &alphabet, 0.03, &opts, None)))
+    });
+    c.bench_function("prefix_beam_search_T333_V29_beam16_cpu_time", |bch| {
+        bch.iter_custom(|iters| {
+            let start = thread_cpu_ns();
+            for _ in 0..iters {
+                black_box(prefix_beam_search(lp.view(), &alphabet, 0.03, &opts, None));
+            }
+            std::time::Duration::from_nanos(thread_cpu_ns() - start)
+        })
     });
     c.bench_function("greedy_T333_V29", |bch| {
         bch.iter(|| black_box(greedy(lp.view(), &alphabet, 0.03)))
