@@ -509,3 +509,15 @@ fn trie_beam_search_equals_the_textbook_version() {
         }
     }
 }
+
+#[test]
+fn lm_weight_and_word_bonus_do_nothing_without_an_lm() {
+    let a = Alphabet::default();
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let lp = random_log_probs(&mut rng, 40, a.num_labels(), 2.0);
+    let plain = prefix_beam_search(lp.view(), &a, 0.02, &no_lm(8), None);
+    let opts = BeamOptions { lm_weight: 3.0, word_bonus: 5.0, ..no_lm(8) };
+    let biased = prefix_beam_search(lp.view(), &a, 0.02, &opts, None);
+    assert_eq!(plain, biased);
+    assert!(plain.iter().all(|h| h.score == h.log_prob));
+}

@@ -33,7 +33,7 @@ pub struct Hypothesis {
     /// Acoustic ln-probability (greedy: of the best path; beam: of the labeling).
     pub log_prob: f32,
     /// The ranking score: `log_prob + lm_weight · Σ ln P_LM(words, </s>) + word_bonus · words`
-    /// (equals `log_prob` for greedy decoding and for beam search without LM or bonus).
+    /// with an LM; `log_prob` for greedy decoding and for beam search without an LM.
     pub score: f32,
 }
 
@@ -91,9 +91,9 @@ pub struct BeamOptions {
     pub beam_width: usize,
     /// Characters whose ln-probability at a frame is below this are not tried at that frame.
     pub prune_log_prob: f32,
-    /// Weight of the language model's ln-probabilities.
+    /// Weight of the language model's ln-probabilities (used only with an LM).
     pub lm_weight: f32,
-    /// Added per completed word (counters the LM's preference for short transcripts).
+    /// Added per completed word, only with an LM (counters its preference for few words).
     pub word_bonus: f32,
 }
 
@@ -169,20 +169,16 @@ impl Trie {
     }
 
     /// LM state and bonus after completing the word ending at `n` (unchanged if that word is
-    /// empty). `None` without an LM.
+    /// empty, and `None` without an LM).
     fn complete_word(&self, n: u32, ctx: &Ctx) -> Option<(LmState, f32)> {
         let node = &self.nodes[n as usize];
+        let lm = ctx.lm?;
         if n == 0 || node.label == ctx.space {
             return None;
         }
-        match ctx.lm {
-            Some(lm) => {
-                let word = self.last_word(n, ctx.alphabet, ctx.space);
-                let (s, next) = lm.score_word(&self.states[node.lm_state as usize], &word);
-                Some((next, node.bonus + ctx.opts.lm_weight * s + ctx.opts.word_bonus))
-            }
-            None => Some((LmState::default(), node.bonus + ctx.opts.word_bonus)),
-        }
+        let word = self.last_word(n, ctx.alphabet, ctx.space);
+        let (s, next) = lm.score_word(&self.states[node.lm_state as usize], &word);
+        Some((next, node.bonus + ctx.opts.lm_weight * s + ctx.opts.word_bonus))
     }
 
     /// Writes the children of `n` into `by_label` (indexed by label; others are left as they are).
@@ -202,10 +198,8 @@ impl Trie {
             && let Some((state, b)) = self.complete_word(n, ctx)
         {
             bonus = b;
-            if ctx.lm.is_some() {
-                self.states.push(state);
-                lm_state = (self.states.len() - 1) as u32;
-            }
+            self.states.push(state);
+            lm_state = (self.states.len() - 1) as u32;
         }
         let id = self.nodes.len() as u32;
         let mut node = Trie::node(n, c, lm_state, bonus);
