@@ -221,4 +221,30 @@ mod tests {
         assert_eq!(e.wer(), Some(0.5));
         assert_eq!(e.utterances, 2);
     }
+
+    /// Plain Levenshtein distance, two rows, no traceback: an independent check of `align`.
+    fn distance(a: &[u8], b: &[u8]) -> usize {
+        let mut prev: Vec<usize> = (0..=b.len()).collect();
+        for (i, x) in a.iter().enumerate() {
+            let mut cur = vec![i + 1; b.len() + 1];
+            for (j, y) in b.iter().enumerate() {
+                cur[j + 1] = (prev[j] + usize::from(x != y)).min(prev[j + 1] + 1).min(cur[j] + 1);
+            }
+            prev = cur;
+        }
+        prev[b.len()]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn counts_are_a_minimal_consistent_alignment(
+            r in proptest::collection::vec(0u8..4, 0..12),
+            h in proptest::collection::vec(0u8..4, 0..12),
+        ) {
+            let c = align(&r, &h);
+            proptest::prop_assert_eq!(c.errors(), distance(&r, &h));
+            proptest::prop_assert_eq!(c.hits + c.substitutions + c.deletions, r.len());
+            proptest::prop_assert_eq!(c.hits + c.substitutions + c.insertions, h.len());
+        }
+    }
 }
