@@ -36,6 +36,11 @@ pub enum Reduction {
 }
 
 /// Result of one batch.
+///
+/// A trainer steps on `loss` and `grad` as they are: impossible utterances (listed in
+/// `impossible`, typically a transcript too long for its audio after subsampling) contribute
+/// neither loss nor gradient, so it only needs to report them (and may drop them from its data).
+/// If every utterance is impossible, `loss` is 0 and `grad` is all zeros.
 #[derive(Debug, Clone)]
 pub struct CtcOutput<F> {
     /// (B) `−ln p(target_b | logits_b)` per utterance, unweighted; `+inf` for impossible targets.
@@ -444,6 +449,25 @@ mod tests {
         // Mean over the one possible utterance: loss_1 / L_1.
         assert!((out.loss - out.losses[1] / 2.0).abs() < 1e-6);
         assert!(out.grad.iter().all(|g| g.is_finite()));
+    }
+
+    #[test]
+    fn all_impossible_and_empty_cases_stay_finite() {
+        let logits = Array3::<f32>::from_elem((3, 2, 3), 0.5);
+        let out =
+            ctc_loss(logits.view(), &[3, 1], &[vec![1, 2, 1, 2], vec![1, 1]], Reduction::Mean)
+                .unwrap();
+        assert_eq!(out.impossible, vec![0, 1]);
+        assert_eq!(out.loss, 0.0);
+        assert!(out.grad.iter().all(|&g| g == 0.0));
+        // zero frames: only the empty target is possible, with probability 1
+        let out = ctc_loss(logits.view(), &[0, 0], &[vec![], vec![2]], Reduction::Sum).unwrap();
+        assert_eq!(out.losses, vec![0.0, f32::INFINITY]);
+        assert_eq!(out.impossible, vec![1]);
+        // empty target over 3 frames of uniform logits: -ln (1/3)^3
+        let out = ctc_loss(logits.view(), &[3, 3], &[vec![], vec![]], Reduction::Mean).unwrap();
+        assert!((out.losses[0] - 3.0 * 3f32.ln()).abs() < 1e-5);
+        assert!((out.loss - 3.0 * 3f32.ln()).abs() < 1e-5); // mean divides by max(L, 1) = 1, B = 2
     }
 
     #[test]
