@@ -253,6 +253,9 @@ pub fn prefix_beam_search(
     lm: Option<&dyn LanguageModel>,
 ) -> Vec<Hypothesis> {
     let (t_len, v) = log_probs.dim();
+    debug_assert!(v > 0, "log_probs must have at least the blank column");
+    // Without even a blank column there is nothing to decode: return the empty transcript.
+    let t_len = if v == 0 { 0 } else { t_len };
     let beam_width = opts.beam_width.max(1);
     let ctx = Ctx { alphabet, opts, lm, space: alphabet.space_label().map_or(NONE, |l| l as u32) };
     let mut trie = Trie {
