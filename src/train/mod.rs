@@ -1,4 +1,5 @@
-//! Training: datasets and batches (`data`), augmentation (`augment`).
+//! Training: datasets and batches (`data`), augmentation (`augment`), error rates (`metrics`).
 
 pub mod augment;
 pub mod data;
+pub mod metrics;

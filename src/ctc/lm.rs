@@ -1,0 +1,304 @@
+//! Word language models for the CTC prefix beam search, and a back-off n-gram model read from the
+//! ARPA text format (what KenLM's `lmplz` and SRILM's `ngram-count` write).
+//!
+//! All scores returned through [`LanguageModel`] are natural logarithms (ln), the unit of the
+//! acoustic log-probabilities; ARPA files store log10 values, converted on load.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::str::FromStr;
+
+use crate::error::{Error, Result};
+
+/// Opaque language-model context: for [`ArpaLm`], the ids of the most recent words (oldest first).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct LmState(pub Vec<u32>);
+
+/// A word-level language model queried when the decoder completes a word.
+pub trait LanguageModel: Send + Sync {
+    /// The state at the start of an utterance (after `<s>`).
+    fn begin(&self) -> LmState;
+    /// `ln P(word | state)` and the state after the word.
+    fn score_word(&self, state: &LmState, word: &str) -> (f32, LmState);
+    /// `ln P(</s> | state)`: the utterance ends here.
+    fn score_end(&self, state: &LmState) -> f32;
+}
+
+/// log10 probability given to an unknown word when the model has no `<unk>` (as KenLM does).
+pub const MISSING_UNK_LOG10: f32 = -100.0;
+/// Longest n-gram order accepted.
+pub const MAX_ORDER: usize = 9;
+/// Word id used for words outside the vocabulary when the model has no `<unk>`.
+const OOV: u32 = u32::MAX;
+
+/// A back-off n-gram model: `P(w | h) = P*(w | h)` if the n-gram `h w` is listed, otherwise
+/// `bow(h) · P(w | h′)` with `h′` the history without its oldest word (`bow(h) = 1` when `h` is
+/// not listed). Words outside the vocabulary are scored as `<unk>`.
+#[derive(Debug, Clone)]
+pub struct ArpaLm {
+    order: usize,
+    vocab: HashMap<String, u32>,
+    /// `ngrams[n-1]` maps an n-gram's word ids to (log10 P, log10 back-off weight).
+    ngrams: Vec<HashMap<Vec<u32>, (f32, f32)>>,
+    bos: u32,
+    eos: u32,
+    unk: Option<u32>,
+}
+
+impl FromStr for ArpaLm {
+    type Err = Error;
+    fn from_str(text: &str) -> Result<Self> {
+        ArpaLm::parse(text, Path::new("(ARPA text)"))
+    }
+}
+
+impl ArpaLm {
+    /// Reads an ARPA file. Errors name the file and line.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        ArpaLm::parse(&text, path)
+    }
+
+    /// The model's order (3 for a trigram model).
+    pub fn order(&self) -> usize {
+        self.order
+    }
+
+    /// Number of distinct words (including `<s>`, `</s>`, `<unk>`).
+    pub fn vocab_size(&self) -> usize {
+        self.vocab.len()
+    }
+
+    /// Parses ARPA text; `path` only names the source in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Self> {
+        let err = |line: usize, reason: String| Error::data(path, format!("line {line}: {reason}"));
+        let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l.trim()));
+
+        // Anything before \data\ is a free-form header.
+        let mut found = false;
+        for (_, l) in lines.by_ref() {
+            if l == "\\data\\" {
+                found = true;
+                break;
+            }
+        }
+        if !found {
+            return Err(Error::data(path, "not an ARPA file: no \\data\\ line"));
+        }
+        let mut counts: Vec<usize> = Vec::new();
+        let mut pending: Option<(usize, &str)> = None;
+        for (n, l) in lines.by_ref() {
+            if l.is_empty() {
+                continue;
+            }
+            let Some(rest) = l.strip_prefix("ngram ") else {
+                pending = Some((n, l));
+                break;
+            };
+            let (order, count) = rest
+                .split_once('=')
+                .and_then(|(o, c)| Some((o.trim().parse::<usize>().ok()?, c.trim().parse().ok()?)))
+                .ok_or_else(|| err(n, format!("expected `ngram N=COUNT`, found {l:?}")))?;
+            if order != counts.len() + 1 {
+                return Err(err(
+                    n,
+                    format!("expected the count of {}-grams, found {l:?}", counts.len() + 1),
+                ));
+            }
+            if order > MAX_ORDER {
+                return Err(err(n, format!("order {order} is above the supported {MAX_ORDER}")));
+            }
+            counts.push(count);
+        }
+        if counts.is_empty() {
+            return Err(Error::data(path, "the \\data\\ section lists no `ngram N=COUNT` lines"));
+        }
+        let order = counts.len();
+        let mut vocab: HashMap<String, u32> = HashMap::new();
+        let mut ngrams: Vec<HashMap<Vec<u32>, (f32, f32)>> =
+            counts.iter().map(|&c| HashMap::with_capacity(c)).collect();
+        let mut current: usize = 0; // n of the section being read; 0 = none yet
+        let mut ended = false;
+        let mut last_line = 0;
+        let mut key: Vec<u32> = Vec::with_capacity(order);
+        for (n, l) in pending.into_iter().chain(lines) {
+            last_line = n;
+            if l.is_empty() {
+                continue;
+            }
+            if l == "\\end\\" {
+                ended = true;
+                break;
+            }
+            if let Some(sec) = l.strip_prefix('\\').and_then(|s| s.strip_suffix("-grams:")) {
+                let k: usize = sec
+                    .parse()
+                    .map_err(|_| err(n, format!("unrecognized section header {l:?}")))?;
+                if current > 0 && ngrams[current - 1].len() != counts[current - 1] {
+                    return Err(err(
+                        n,
+                        format!(
+                            "the {current}-gram section has {} entries but \\data\\ announced {}",
+                            ngrams[current - 1].len(),
+                            counts[current - 1]
+                        ),
+                    ));
+                }
+                if k != current + 1 || k > order {
+                    return Err(err(n, format!("expected \\{}-grams:, found {l:?}", current + 1)));
+                }
+                current = k;
+                continue;
+            }
+            if current == 0 {
+                return Err(err(n, format!("expected \\1-grams:, found {l:?}")));
+            }
+            let mut fields = l.split_whitespace();
+            let prob: f32 = fields
+                .next()
+                .and_then(|f| f.parse().ok())
+                .filter(|p: &f32| p.is_finite() && *p <= 0.0)
+                .ok_or_else(|| err(n, format!("expected a log10 probability <= 0, found {l:?}")))?;
+            key.clear();
+            for _ in 0..current {
+                let w = fields.next().ok_or_else(|| {
+                    err(n, format!("a {current}-gram needs {current} words: {l:?}"))
+                })?;
+                let id = if current == 1 {
+                    let next = vocab.len() as u32;
+                    *vocab.entry(w.to_string()).or_insert(next)
+                } else {
+                    *vocab.get(w).ok_or_else(|| {
+                        err(n, format!("word {w:?} is not listed among the 1-grams"))
+                    })?
+                };
+                key.push(id);
+            }
+            let backoff: f32 = match fields.next() {
+                None => 0.0,
+                Some(f) => f
+                    .parse()
+                    .ok()
+                    .filter(|b: &f32| b.is_finite())
+                    .ok_or_else(|| err(n, format!("bad back-off weight {f:?}")))?,
+            };
+            if let Some(extra) = fields.next() {
+                return Err(err(n, format!("unexpected field {extra:?} after a {current}-gram")));
+            }
+            if ngrams[current - 1].insert(key.clone(), (prob, backoff)).is_some() {
+                return Err(err(n, format!("duplicate {current}-gram {l:?}")));
+            }
+        }
+        if !ended {
+            return Err(err(last_line, "the file ends without \\end\\".into()));
+        }
+        if current != order {
+            return Err(err(last_line, format!("{order} orders announced, {current} found")));
+        }
+        if ngrams[order - 1].len() != counts[order - 1] {
+            return Err(err(
+                last_line,
+                format!(
+                    "the {order}-gram section has {} entries but \\data\\ announced {}",
+                    ngrams[order - 1].len(),
+                    counts[order - 1]
+                ),
+            ));
+        }
+        let id = |w: &str| vocab.get(w).copied();
+        let bos = id("<s>").ok_or_else(|| Error::data(path, "the 1-grams do not list <s>"))?;
+        let eos = id("</s>").ok_or_else(|| Error::data(path, "the 1-grams do not list </s>"))?;
+        let unk = id("<unk>");
+        Ok(ArpaLm { order, vocab, ngrams, bos, eos, unk })
+    }
+
+    fn word_id(&self, word: &str) -> u32 {
+        self.vocab.get(word).copied().or(self.unk).unwrap_or(OOV)
+    }
+
+    /// `log10 P(w | history)`, history oldest first (only its last `order − 1` words matter).
+    pub fn log10_prob(&self, history: &[u32], w: u32) -> f32 {
+        let h = &history[history.len().saturating_sub(self.order - 1)..];
+        let mut buf = [0u32; MAX_ORDER];
+        let mut backoff = 0.0f32;
+        for k in 0..=h.len() {
+            let hist = &h[k..];
+            buf[..hist.len()].copy_from_slice(hist);
+            buf[hist.len()] = w;
+            if let Some(&(p, _)) = self.ngrams[hist.len()].get(&buf[..=hist.len()]) {
+                return backoff + p;
+            }
+            if !hist.is_empty()
+                && let Some(&(_, bow)) = self.ngrams[hist.len() - 1].get(hist)
+            {
+                backoff += bow;
+            }
+        }
+        // Not even a unigram: an out-of-vocabulary word and no <unk>.
+        backoff + MISSING_UNK_LOG10
+    }
+
+    fn advance(&self, state: &LmState, w: u32) -> LmState {
+        let keep = self.order - 1;
+        let mut next: Vec<u32> = state.0.clone();
+        next.push(w);
+        if next.len() > keep {
+            next.drain(..next.len() - keep);
+        }
+        LmState(next)
+    }
+
+    /// `log10 P(sentence)` including `</s>`, as SRILM's `ngram -ppl` reports it.
+    pub fn sentence_log10(&self, words: &[&str]) -> f32 {
+        let mut state = self.begin();
+        let mut total = 0.0;
+        for w in words {
+            let id = self.word_id(w);
+            total += self.log10_prob(&state.0, id);
+            state = self.advance(&state, id);
+        }
+        total + self.log10_prob(&state.0, self.eos)
+    }
+}
+
+impl LanguageModel for ArpaLm {
+    fn begin(&self) -> LmState {
+        LmState(if self.order > 1 { vec![self.bos] } else { Vec::new() })
+    }
+
+    fn score_word(&self, state: &LmState, word: &str) -> (f32, LmState) {
+        let id = self.word_id(word);
+        (self.log10_prob(&state.0, id) * std::f32::consts::LN_10, self.advance(state, id))
+    }
+
+    fn score_end(&self, state: &LmState) -> f32 {
+        self.log10_prob(&state.0, self.eos) * std::f32::consts::LN_10
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BIGRAM: &str = "\\data\\\nngram 1=5\nngram 2=3\n\n\\1-grams:\n-1.0\t<unk>\n-99\t<s>\t-0.5\n\
+        -0.6\t</s>\n-0.4\tthe\t-0.3\n-0.8\tcat\t-0.2\n\n\\2-grams:\n-0.2\t<s> the\n-0.5\tthe cat\n\
+        -0.3\tcat </s>\n\n\\end\\\n";
+
+    #[test]
+    fn bigram_back_off_by_hand() {
+        let lm: ArpaLm = BIGRAM.parse().unwrap();
+        assert_eq!((lm.order(), lm.vocab_size()), (2, 5));
+        let close = |a: f32, b: f32| assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+        // listed: P(the | <s>) = 10^-0.2; P(cat | the) = 10^-0.5; P(</s> | cat) = 10^-0.3
+        close(lm.sentence_log10(&["the", "cat"]), -0.2 - 0.5 - 0.3);
+        // backed off: P(cat | <s>) = bow(<s>) P(cat) = -0.5 - 0.8; P(</s> | cat) listed
+        close(lm.sentence_log10(&["cat"]), -1.3 - 0.3);
+        // unknown word → <unk>: P(dog | the) = bow(the) + P(<unk>) = -0.3 - 1.0,
+        // then P(</s> | <unk>) = bow(<unk>) (0) + P(</s>) = -0.6
+        close(lm.sentence_log10(&["the", "dog"]), -0.2 - 1.3 - 0.6);
+        let (s, st) = lm.score_word(&lm.begin(), "the");
+        close(s, -0.2 * std::f32::consts::LN_10);
+        close(lm.score_end(&st), (-0.3 - 0.6) * std::f32::consts::LN_10);
+    }
+}
