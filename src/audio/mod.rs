@@ -1,1 +1,4 @@
-//! (filled in by the module's work)
+//! Audio input: microphone capture (cpal → lock-free ring → 16 kHz worker) and sample conversions.
+
+pub mod capture;
+pub mod convert;

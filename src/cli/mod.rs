@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod live_cmds;
+
 /// Hark: a speech recognizer you can train yourself.
 #[derive(Debug, Parser)]
 #[command(name = "hark", version, about)]
@@ -14,7 +16,10 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// List the input devices (microphones) Hark can record from; the default is marked `*`.
+    Devices,
+}
 
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -29,5 +34,6 @@ pub fn main() -> ExitCode {
             eprintln!("hark: no command given; see `hark --help`");
             ExitCode::from(2)
         }
+        Some(Command::Devices) => live_cmds::devices(),
     }
 }
