@@ -784,3 +784,259 @@ impl Worker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::f64::consts::PI;
+
+    #[test]
+    fn sample_formats_convert_to_f32_full_scale() {
+        // Integer full scale maps to [-1, 1): x / 2^(bits-1); unsigned formats are offset binary.
+        let (mut w, mut r) = sample_ring(32, 1);
+        w.write(&[i16::MIN, -16384i16, 0, 16384, i16::MAX]);
+        w.write(&[0u16, 32768, 49152]);
+        w.write(&[i32::MIN, 1 << 30]);
+        w.write(&[i8::MIN, 64i8]);
+        w.write(&[0u8, 128, 192]);
+        w.write(&[0.25f32, -1.0]);
+        w.write(&[-0.5f64]);
+        w.write(&[cpal::I24::new(-(1 << 23)).unwrap(), cpal::I24::new(1 << 22).unwrap()]);
+        let mut got = Vec::new();
+        r.drain_into(&mut got);
+        let want = [
+            -1.0,
+            -0.5,
+            0.0,
+            0.5,
+            32767.0 / 32768.0, // i16
+            -1.0,
+            0.0,
+            0.5, // u16
+            -1.0,
+            0.5, // i32
+            -1.0,
+            0.5, // i8
+            -1.0,
+            0.0,
+            0.5, // u8
+            0.25,
+            -1.0,
+            -0.5, // f32, f64
+            -1.0,
+            0.5, // i24
+        ];
+        assert_eq!(got.len(), want.len());
+        for (i, (g, w)) in got.iter().zip(want).enumerate() {
+            assert!((g - w).abs() < 1e-6, "sample {i}: {g} vs {w}");
+        }
+    }
+
+    #[test]
+    fn ring_hand_off_keeps_order_across_threads() {
+        // Producer thread writes 200 000 stereo frames (a counter in both channels) in 256-frame
+        // callbacks; the consumer drains concurrently. Everything arrives, in order.
+        let (mut w, mut r) = sample_ring(4096, 2);
+        let total = 200_000usize;
+        let producer = std::thread::spawn(move || {
+            let mut buf = vec![0i32; 512];
+            let mut next = 0usize;
+            while next < total {
+                let n = 256.min(total - next);
+                for f in 0..n {
+                    let v = ((next + f) as i32) << 8;
+                    buf[2 * f] = v;
+                    buf[2 * f + 1] = v;
+                }
+                // Only write when it fits, so this test sees no drops (the overrun test does).
+                while w.prod.vacant_len() < 2 * n {
+                    std::thread::yield_now();
+                }
+                w.write(&buf[..2 * n]);
+                next += n;
+            }
+            w.stats().clone()
+        });
+        let mut got = Vec::with_capacity(2 * total);
+        while got.len() < 2 * total {
+            if r.drain_into(&mut got) == 0 {
+                std::thread::yield_now();
+            }
+        }
+        let stats = producer.join().unwrap();
+        assert_eq!(stats.dropped.load(Ordering::Relaxed), 0);
+        assert_eq!(stats.written.load(Ordering::Relaxed), 2 * total as u64);
+        for (i, f) in got.chunks_exact(2).enumerate() {
+            let want = ((i as i32) << 8) as f32 / 2f32.powi(31);
+            assert!(f[0] == want && f[1] == want, "frame {i}: {f:?}");
+        }
+    }
+
+    #[test]
+    fn stalled_consumer_counts_overruns_and_keeps_frames_whole() {
+        // Ring of 100 stereo frames; the consumer stalls while 3 callbacks of 60 frames arrive.
+        let (mut w, mut r) = sample_ring(100, 2);
+        let cb: Vec<f32> = (0..120).map(|i| if i % 2 == 0 { 0.5 } else { -0.5 }).collect();
+        for _ in 0..3 {
+            w.write(&cb);
+        }
+        let stats = r.stats().clone();
+        assert_eq!(stats.written.load(Ordering::Relaxed), 200);
+        assert_eq!(stats.dropped.load(Ordering::Relaxed), 160);
+        let mut got = Vec::new();
+        assert_eq!(r.drain_into(&mut got), 200);
+        // Channels still alternate: only whole frames were stored.
+        assert!(got.chunks_exact(2).all(|f| f == [0.5, -0.5]));
+        // After draining, writing works again.
+        w.write(&cb);
+        assert_eq!(stats.dropped.load(Ordering::Relaxed), 160);
+    }
+
+    /// Tone through the worker's path; returns the 16 kHz output.
+    fn convert(rate: u32, channels: u16, interleaved: &[f32], chunk: usize, peak: f32) -> Vec<f32> {
+        let mut c = Converter::new(rate, channels, 50).unwrap();
+        let mut out = Vec::new();
+        let mut levels = Vec::new();
+        for ch in interleaved.chunks(chunk * channels as usize) {
+            c.process(ch, &mut out, |r, p| levels.push((r, p))).unwrap();
+        }
+        c.flush(&mut out).unwrap();
+        // Level meter on the mono signal: a sine of peak a has rms a/√2.
+        let (r, p) = levels[levels.len() / 2];
+        assert!((p - to_dbfs(peak)).abs() < 0.1, "peak {p} dBFS");
+        assert!((r - to_dbfs(peak / 2f32.sqrt())).abs() < 0.2, "rms {r} dBFS");
+        out
+    }
+
+    fn tone(rate: u32, freq: f64, amp: f64, secs: f64) -> Vec<f64> {
+        let n = (rate as f64 * secs) as usize;
+        (0..n).map(|i| amp * (2.0 * PI * freq * i as f64 / rate as f64).sin()).collect()
+    }
+
+    /// Level (dBFS rms) and frequency (DFT peak refined by zero crossings) of the middle second.
+    fn analyse(x: &[f32]) -> (f64, f64) {
+        let mid = &x[x.len() / 2 - 8000..x.len() / 2 + 8000];
+        let rms = (mid.iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / mid.len() as f64).sqrt();
+        let mut ups = Vec::new();
+        for i in 1..mid.len() {
+            if mid[i - 1] < 0.0 && mid[i] >= 0.0 {
+                ups.push((i - 1) as f64 - mid[i - 1] as f64 / (mid[i] - mid[i - 1]) as f64);
+            }
+        }
+        let period = (ups[ups.len() - 1] - ups[0]) / (ups.len() - 1) as f64;
+        (20.0 * rms.log10(), 16_000.0 / period)
+    }
+
+    #[test]
+    fn conversions_to_16k_mono_keep_length_frequency_and_level() {
+        let secs = 2.0;
+        // 48 kHz stereo f32, the two channels equal.
+        let t = tone(48_000, 440.0, 0.5, secs);
+        let st: Vec<f32> = t.iter().flat_map(|&v| [v as f32, v as f32]).collect();
+        let a = convert(48_000, 2, &st, 480, 0.5);
+        // 44.1 kHz stereo i16 through the ring's conversion; right channel silent → −6 dB mono.
+        let t = tone(44_100, 1000.0, 0.5, secs);
+        let (mut w, mut r) = sample_ring(200_000, 2);
+        let pcm: Vec<i16> = t.iter().flat_map(|&v| [(v * 32767.0).round() as i16, 0]).collect();
+        w.write(&pcm);
+        let mut f = Vec::new();
+        r.drain_into(&mut f);
+        let b = convert(44_100, 2, &f, 441, 0.25);
+        // 16 kHz mono: identity.
+        let t: Vec<f32> = tone(16_000, 3000.0, 0.25, secs).iter().map(|&v| v as f32).collect();
+        let c = convert(16_000, 1, &t, 160, 0.25);
+        assert_eq!(c, t);
+
+        for (name, out, freq, amp) in [
+            ("48k stereo", &a, 440.0, 0.5),
+            ("44.1k i16", &b, 1000.0, 0.25),
+            ("16k", &c, 3000.0, 0.25),
+        ] {
+            let n = out.len() as f64;
+            assert!((n - 32_000.0).abs() <= 2_000.0, "{name}: {n} samples for 2 s");
+            let (db, f) = analyse(out);
+            let want = 20.0 * (amp / 2f64.sqrt()).log10();
+            assert!((db - want).abs() < 0.1, "{name}: {db:.3} dBFS, want {want:.3}");
+            assert!((f - freq).abs() < 0.5, "{name}: {f:.3} Hz, want {freq}");
+        }
+    }
+
+    fn info(id: &str, name: &str) -> DeviceInfo {
+        DeviceInfo {
+            id: id.into(),
+            name: name.into(),
+            is_default: false,
+            default_config: None,
+            unavailable: None,
+        }
+    }
+
+    #[test]
+    fn pseudo_devices_are_hidden_and_real_ones_kept() {
+        let ids: Vec<String> = [
+            "alsa:default",
+            "alsa:null",
+            "alsa:pulse",
+            "alsa:lavrate",
+            "alsa:samplerate",
+            "alsa:speexrate",
+            "alsa:jack",
+            "alsa:oss",
+            "alsa:speex",
+            "alsa:upmix",
+            "alsa:vdownmix",
+            "alsa:sysdefault:CARD=PCH",
+            "alsa:hw:CARD=PCH,DEV=0",
+            "alsa:plughw:CARD=PCH,DEV=0",
+            "alsa:hw:CARD=USB,DEV=0",
+            "alsa:dsnoop:CARD=PCH,DEV=0",
+            "alsa:testmic",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let kept: Vec<&str> =
+            ids.iter().filter(|i| is_user_facing(i, &ids)).map(|s| s.as_str()).collect();
+        assert_eq!(
+            kept,
+            [
+                "alsa:default",
+                "alsa:pulse",
+                "alsa:sysdefault:CARD=PCH",
+                "alsa:plughw:CARD=PCH,DEV=0",
+                "alsa:hw:CARD=USB,DEV=0",
+                "alsa:dsnoop:CARD=PCH,DEV=0",
+                "alsa:testmic",
+            ]
+        );
+    }
+
+    #[test]
+    fn devices_are_selected_by_exact_or_unique_partial_name() {
+        let d = [
+            info("alsa:default", "Playback/recording through the PulseAudio sound server"),
+            info("alsa:pulse", "PulseAudio Sound Server"),
+            info("alsa:plughw:CARD=USB,DEV=0", "USB Microphone, USB Audio"),
+        ];
+        assert_eq!(select_device(&d, "pulse").unwrap(), 1); // id without host prefix
+        assert_eq!(select_device(&d, "alsa:default").unwrap(), 0);
+        assert_eq!(select_device(&d, "pulseaudio sound server").unwrap(), 1); // case-insensitive
+        assert_eq!(select_device(&d, "usb mic").unwrap(), 2);
+        let e = select_device(&d, "audio").unwrap_err().to_string();
+        assert!(e.contains("matches several"), "{e}");
+        let e = select_device(&d, "bluetooth").unwrap_err().to_string();
+        assert!(e.contains("no input device matches") && e.contains("USB Microphone"), "{e}");
+    }
+
+    #[test]
+    fn level_meter_reports_dbfs() {
+        let mut m = LevelMeter::new(1600);
+        let mut got = Vec::new();
+        let x: Vec<f32> = tone(16_000, 500.0, 1.0, 0.2).iter().map(|&v| v as f32).collect();
+        m.push(&x, |r, p| got.push((r, p)));
+        m.push(&[0.0; 1600], |r, p| got.push((r, p)));
+        assert_eq!(got.len(), 3);
+        assert!((got[0].0 + 3.0103).abs() < 0.01 && got[0].1.abs() < 0.01, "{got:?}");
+        assert_eq!(got[2], (SILENCE_DBFS, SILENCE_DBFS));
+    }
+}
