@@ -706,6 +706,8 @@ impl Worker {
         let rate = config.sample_rate();
         let channels = config.channels();
         let frames = (rate as u64 * self.options.ring_ms as u64 / 1000).max(1) as usize;
+        // Fix the time origin now, so the callback's first `now_ns` does not initialize it.
+        let _ = epoch();
         let (writer, reader) = sample_ring(frames, channels as usize);
         let (err_prod, err_cons) = HeapRb::<cpal::Error>::new(16).split();
         let stream = build_stream(&device, &config, writer, err_prod)
