@@ -11,6 +11,7 @@ pub mod error;
 pub mod features;
 pub mod model;
 pub mod nn;
+pub mod runtime;
 pub mod train;
 pub mod util;
 

@@ -4,6 +4,7 @@
 //! Files are streamed: `AudioSource` decodes one block (a few thousand frames) at a time, downmixes
 //! and resamples it, so memory does not grow with the file's length at its source rate.
 
+pub mod capture;
 pub mod convert;
 pub mod decode;
 

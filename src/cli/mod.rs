@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod audio_cmds;
+pub mod live_cmds;
 
 /// Hark: a speech recognizer you can train yourself.
 #[derive(Debug, Parser)]
@@ -21,6 +22,8 @@ pub enum Command {
     Info(audio_cmds::InfoArgs),
     /// Convert an audio file to 16 kHz mono 16-bit WAV.
     Convert(audio_cmds::ConvertArgs),
+    /// List the input devices (microphones) Hark can record from; the default is marked `*`.
+    Devices,
 }
 
 pub fn main() -> ExitCode {
@@ -36,6 +39,7 @@ pub fn main() -> ExitCode {
             eprintln!("hark: no command given; see `hark --help`");
             ExitCode::from(2)
         }
+        Some(Command::Devices) => live_cmds::devices(),
         Some(Command::Info(args)) => {
             if audio_cmds::info(&args) == 0 {
                 ExitCode::SUCCESS

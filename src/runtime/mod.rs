@@ -1,0 +1,4 @@
+//! Live recognition runtime: endpointing today; the streaming recognizer worker joins it when
+//! the model lands.
+
+pub mod endpoint;
