@@ -162,7 +162,7 @@ fn global_cmvn_normalizes_online_and_offline_alike() {
 fn thread_count_does_not_change_the_result() {
     // 40 s so the offline path splits into blocks.
     let x: Vec<f32> = (0..640_000)
-        .map(|i| ((i as f32 * 0.37).sin() * 0.3 + ((i as u64 * 7919 % 1000) as f32 / 1e4)))
+        .map(|i| (i as f32 * 0.37).sin() * 0.3 + ((i as u64 * 7919 % 1000) as f32 / 1e4))
         .collect();
     let opts = FeatureOptions::default();
     let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();

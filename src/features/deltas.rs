@@ -35,7 +35,7 @@ fn clamped(t: usize, j: usize, window: usize, last: usize) -> usize {
 /// `0..num_ceps`) for `order` 1 or 2; order 0 leaves it unchanged.
 pub fn fill_deltas(feats: &mut [f32], dim: usize, num_ceps: usize, window: usize, order: usize) {
     let c = num_ceps;
-    let frames = if dim == 0 { 0 } else { feats.len() / dim };
+    let frames = feats.len().checked_div(dim).unwrap_or(0);
     debug_assert!(dim >= c * (1 + order) && feats.len() == frames * dim);
     if frames == 0 {
         return;
