@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod audio_cmds;
+pub mod features_cmd;
 pub mod live_cmds;
 
 /// Hark: a speech recognizer you can train yourself.
@@ -22,6 +23,8 @@ pub enum Command {
     Info(audio_cmds::InfoArgs),
     /// Convert an audio file to 16 kHz mono 16-bit WAV.
     Convert(audio_cmds::ConvertArgs),
+    /// Compute MFCC features (13 cepstra + Δ + ΔΔ by default, python_speech_features settings).
+    Features(features_cmd::FeaturesArgs),
     /// List the input devices (microphones) Hark can record from; the default is marked `*`.
     Devices,
 }
@@ -40,6 +43,16 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
         Some(Command::Devices) => live_cmds::devices(),
+        Some(Command::Features(args)) => match features_cmd::features(&args) {
+            Ok((frames, dims)) => {
+                eprintln!("{}: {frames} frames × {dims} values", args.out.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("hark features: {e}");
+                exit_code_for(&e)
+            }
+        },
         Some(Command::Info(args)) => {
             if audio_cmds::info(&args) == 0 {
                 ExitCode::SUCCESS
