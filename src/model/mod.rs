@@ -1,1 +1,3 @@
-//! (filled in by the module's work)
+//! The acoustic model (architecture, parameters, forward/backward) and its file format.
+
+pub mod acoustic;
