@@ -18,7 +18,7 @@ use rand::Rng;
 
 use super::Float;
 use super::act::{cell_backward, cell_forward};
-use super::matmul::gemm;
+use super::matmul::{gemm, gemm_rows};
 
 /// Weights of one LSTM direction (also used, zeroed, as its gradient and as optimizer moments).
 #[derive(Clone, Debug, PartialEq)]
@@ -142,19 +142,19 @@ impl<F: Float> Lstm<F> {
         let mut tc = Array3::<F>::zeros((t_len, b, hd));
         let mut h = Array3::<F>::zeros((t_len, b, hd));
         let zero_state = vec![F::zero(); hd];
+        // W_hhᵀ (H, 4H) row-major, once per sequence, for the per-step row kernel.
+        let w_hh_t = self.w_hh.t().as_standard_layout().into_owned();
+        let w_hh_t = contiguous(&w_hh_t);
         for t in 0..t_len {
             let (h_prev, mut h_now) = h.view_mut().split_at(Axis(0), t);
             let (c_prev, mut c_now) = c.view_mut().split_at(Axis(0), t);
             let mut g_t = gates.index_axis_mut(Axis(0), t);
             if t > 0 {
                 // a_t += h_{t-1} W_hhᵀ
-                gemm(
-                    F::one(),
-                    h_prev.index_axis(Axis(0), t - 1),
-                    self.w_hh.t(),
-                    F::one(),
-                    &mut g_t,
-                );
+                let h_last = h_prev.index_axis(Axis(0), t - 1);
+                let h_last = h_last.as_slice().expect("standard layout");
+                let g = g_t.as_slice_mut().expect("standard layout");
+                gemm_rows(h_last, w_hh_t, g, b, hd, 4 * hd);
             }
             let mut tc_t = tc.index_axis_mut(Axis(0), t);
             let mut h_t = h_now.index_axis_mut(Axis(0), 0);
@@ -220,7 +220,11 @@ impl<F: Float> Lstm<F> {
                 cell_backward(row_mut(&mut g_t, bi), cp, tc_tb, &dh, dc_b);
             }
             if t > 0 {
-                gemm(F::one(), g_t.view(), self.w_hh.view(), F::zero(), &mut dh_rec.view_mut());
+                // dh_{t-1} (through the recurrence) = da_t W_hh, (B, 4H)·(4H, H).
+                let rec = dh_rec.as_slice_mut().expect("standard layout");
+                rec.fill(F::zero());
+                let da_t = g_t.as_slice().expect("standard layout");
+                gemm_rows(da_t, contiguous(&self.w_hh), rec, b, 4 * hd, hd);
             }
         }
         let da = gates.into_shape_with_order((t_len * b, 4 * hd)).expect("standard layout");
