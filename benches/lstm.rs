@@ -3,6 +3,7 @@
 //! - train step: B = 16, T = 300: forward, a fixed d loss / d logits, backward into zeroed
 //!   gradients, an SGD update (same memory traffic class as the optimizer step; Adam is elsewhere).
 //! - inference: one 10 s utterance, T = 1000, B = 1, forward + log-softmax.
+//!
 //! Each at 1 and 2 threads (rayon pools; the two directions of a layer run in parallel).
 //! Results and the PyTorch comparison: benches/RESULTS-lstm.md.
 
