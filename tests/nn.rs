@@ -403,3 +403,51 @@ fn bad_arguments_are_errors_not_panics() {
         .unwrap_err();
     assert!(e.to_string().contains("dropout"), "{e}");
 }
+
+/// PyTorch (float64) on the same weights: nn.LSTM(3, 4, 2, bidirectional) + nn.Linear(8, 5) on a
+/// padded batch through pack_padded_sequence. Fixture made by tests/data/lstm_torch.py.
+#[test]
+fn matches_pytorch_reference() {
+    let text = std::fs::read_to_string("tests/data/lstm_torch.json").unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let floats = |v: &serde_json::Value| -> Vec<f64> {
+        v.as_array().unwrap().iter().map(|e| e.as_f64().unwrap()).collect()
+    };
+    let usizes = |v: &serde_json::Value| -> Vec<usize> {
+        v.as_array().unwrap().iter().map(|e| e.as_u64().unwrap() as usize).collect()
+    };
+    let cfg: ArchConfig = serde_json::from_value(v["config"].clone()).unwrap();
+    let named = v["params"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (p["name"].as_str().unwrap().to_string(), usizes(&p["shape"]), floats(&p["values"]))
+        })
+        .collect();
+    let model = AcousticModel::<f64>::from_named(cfg, named, Path::new("lstm_torch.json")).unwrap();
+    let shape = usizes(&v["shape"]);
+    let dim = (shape[0], shape[1], shape[2]);
+    let x = Array3::from_shape_vec(dim, floats(&v["x"])).unwrap();
+    let lengths = usizes(&v["lengths"]);
+    let w = Array3::from_shape_vec((dim.0, dim.1, 5), floats(&v["w"])).unwrap();
+    let mut r = ChaCha8Rng::seed_from_u64(0);
+    let (logits, cache) = model.forward(x.view(), &lengths, false, &mut r).unwrap();
+    let close = |what: &str, a: &[f64], b: &[f64]| {
+        assert_eq!(a.len(), b.len(), "{what}: length");
+        let (i, err) = a
+            .iter()
+            .zip(b)
+            .map(|(p, q)| (p - q).abs())
+            .enumerate()
+            .fold((0, 0.0), |m, (i, e)| if e > m.1 { (i, e) } else { m });
+        assert!(err < 1e-12, "{what}: worst element {i}: {} vs PyTorch {}", a[i], b[i]);
+    };
+    close("logits", logits.as_slice().unwrap(), &floats(&v["logits"]));
+    let mut grads = model.new_grads();
+    let dx = model.backward(cache, w.view(), &mut grads);
+    for (name, _, g) in grads.tensors() {
+        close(&name, g, &floats(&v["grads"][&name]));
+    }
+    close("dx", dx.as_slice().unwrap(), &floats(&v["dx"]));
+}
