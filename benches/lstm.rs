@@ -9,7 +9,8 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use hark::model::acoustic::{AcousticModel, ArchConfig};
-use ndarray::Array3;
+use hark::nn::matmul::{gemm, gemm_rows};
+use ndarray::{Array2, Array3};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -73,5 +74,36 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+/// The per-step recurrent product: Hark's row kernel vs the general GEMM (which packs W_hh).
+fn bench_recurrent(c: &mut Criterion) {
+    let mut g = c.benchmark_group("recurrent_product_f32");
+    g.warm_up_time(std::time::Duration::from_secs(1));
+    g.measurement_time(std::time::Duration::from_secs(3));
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    let w_hh = Array2::from_shape_simple_fn((1024, 256), || rng.random_range(-0.06f32..0.06));
+    let w_hh_t = w_hh.t().as_standard_layout().into_owned();
+    for rows in [1, 16] {
+        let h = Array2::from_shape_simple_fn((rows, 256), || rng.random_range(-1f32..1.0));
+        let mut out = Array2::<f32>::zeros((rows, 1024));
+        g.bench_function(format!("gemm_rows_{rows}x256x1024"), |b| {
+            b.iter(|| {
+                let o = out.as_slice_mut().expect("contiguous");
+                gemm_rows(
+                    h.as_slice().expect("contiguous"),
+                    w_hh_t.as_slice().expect("c"),
+                    o,
+                    rows,
+                    256,
+                    1024,
+                )
+            })
+        });
+        g.bench_function(format!("general_gemm_{rows}x256x1024"), |b| {
+            b.iter(|| gemm(1.0, h.view(), w_hh.t(), 1.0, &mut out.view_mut()))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench, bench_recurrent);
 criterion_main!(benches);
