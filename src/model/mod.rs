@@ -1,3 +1,86 @@
-//! The acoustic model and its files.
+//! Models: the acoustic network, its config, and the files they live in.
+//!
+//! A model on disk is `DIR/model.json` + `DIR/model.safetensors` (or `NAME.json` +
+//! `NAME.safetensors`); see [`file::ModelPaths`]. [`Model`] ties the config and the network
+//! together and turns 16 kHz samples into per-frame log-probabilities.
 
+pub mod acoustic;
+pub mod config;
 pub mod file;
+
+use std::path::{Path, PathBuf};
+
+use ndarray::{Array2, ArrayView2, Axis};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+pub use acoustic::{AcousticModel, ArchConfig};
+pub use config::{ModelConfig, TrainingInfo};
+pub use file::ModelPaths;
+
+use crate::features;
+use crate::Result;
+
+/// A loaded (or new) model: config + f32 network.
+#[derive(Clone, Debug)]
+pub struct Model {
+    pub config: ModelConfig,
+    pub net: AcousticModel<f32>,
+    /// Where it was loaded from (None for a model made in memory).
+    pub source: Option<PathBuf>,
+}
+
+impl Model {
+    /// A new model with seeded random weights (`config.arch.seed`).
+    pub fn new(config: ModelConfig) -> Result<Self> {
+        config.validate(Path::new("<new model>"))?;
+        let net = AcousticModel::new(config.arch.clone())?;
+        Ok(Model { config, net, source: None })
+    }
+
+    /// Loads `path` (a model directory, or `NAME.json`/`NAME.safetensors`), checking the config
+    /// and then every tensor's name and shape before the weights are read.
+    pub fn load(path: &Path) -> Result<Self> {
+        let paths = ModelPaths::resolve(path);
+        let (config, tensors) = file::load_model::<ModelConfig>(path, |c: &ModelConfig| {
+            c.validate(&paths.config)?;
+            Ok(c.arch.param_shapes())
+        })?;
+        let named = tensors.into_iter().map(|t| (t.name, t.shape, t.data)).collect();
+        let net = AcousticModel::from_named(config.arch.clone(), named, &paths.weights)?;
+        Ok(Model { config, net, source: Some(path.to_path_buf()) })
+    }
+
+    /// Writes weights then config, each atomically (see [`file::save_model`]).
+    pub fn save(&self, path: &Path) -> Result<ModelPaths> {
+        let params = self.net.params();
+        let tensors: Vec<file::TensorRef<'_>> = params
+            .iter()
+            .map(|(name, shape, data)| file::TensorRef { name, shape, data })
+            .collect();
+        file::save_model(path, &self.config, &tensors)
+    }
+
+    /// Network input features of 16 kHz samples: MFCC (+Δ, ΔΔ) and the model's normalization.
+    pub fn features(&self, samples: &[f32]) -> Result<Array2<f32>> {
+        features::compute_with(&self.config.features, self.config.cmvn.as_ref(), samples)
+    }
+
+    /// Seconds per network output frame.
+    pub fn frame_duration_s(&self) -> f32 {
+        self.config.frame_duration_s()
+    }
+
+    /// `(T', V)` log-probabilities of one utterance's `(T, D)` features.
+    pub fn log_probs(&self, feats: ArrayView2<f32>) -> Result<Array2<f32>> {
+        let t = feats.nrows();
+        if t == 0 {
+            return Ok(Array2::zeros((0, self.config.arch.num_labels)));
+        }
+        let x = feats.insert_axis(Axis(1));
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let (logits, _) = self.net.forward(x, &[t], false, &mut rng)?;
+        let lp = AcousticModel::log_probs(logits.view());
+        Ok(lp.index_axis_move(Axis(1), 0))
+    }
+}

@@ -1,0 +1,378 @@
+//! The acoustic network: [frame stacking + subsampling] → BiLSTM × L (dropout between layers)
+//! → linear → logits. CTC takes the logits; `log_probs` gives the log-softmax for decoding.
+//!
+//! Shape legend: `T` input frames, `T'` = ceil(T / subsample) frames after stacking, `B` batch,
+//! `D` input features, `H` hidden units per direction, `V` labels incl. blank. Time-major.
+//! Parameter names and shapes are PyTorch's for
+//! `lstm = nn.LSTM(D·stack_frames, H, L, bidirectional=True)` and `proj = nn.Linear(2H, V)`, in
+//! PyTorch's `named_parameters()` order; parameters, gradients and optimizer moments are all an
+//! `AcousticParams` and walk that one list.
+
+use std::path::Path;
+
+use ndarray::{Array3, ArrayView3, Axis};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::nn::Float;
+use crate::nn::bilstm::{BiLstm, BiLstmCache};
+use crate::nn::dropout::{DropoutCache, dropout_backward, dropout_forward};
+use crate::nn::linear::{Linear, LinearCache, log_softmax};
+use crate::nn::params::{NamedTensor, take_expected};
+use crate::nn::stack::{stack_backward, stack_forward, stacked_lengths};
+use crate::{Error, Result};
+
+/// Architecture of the acoustic model (saved with every model).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArchConfig {
+    /// D: features per input frame (e.g. 13 MFCC + Δ + ΔΔ = 39).
+    pub input_dim: usize,
+    /// H: LSTM units per direction.
+    pub hidden: usize,
+    /// L: bidirectional LSTM layers.
+    pub layers: usize,
+    /// k: consecutive input frames concatenated into one network frame (1 = none).
+    pub stack_frames: usize,
+    /// s: keep every s-th stacked frame (1 = none); T' = ceil(T / s).
+    pub subsample: usize,
+    /// V: output labels including the CTC blank (label 0).
+    pub num_labels: usize,
+    /// Dropout probability on the outputs of every LSTM layer but the last (training only).
+    pub dropout: f64,
+    /// Initial forget-gate bias (put in `bias_ih`; `bias_hh`'s forget part starts at 0).
+    pub forget_bias: f64,
+    /// Seed of the weight initialization.
+    pub seed: u64,
+}
+
+impl Default for ArchConfig {
+    fn default() -> Self {
+        ArchConfig {
+            input_dim: 39,
+            hidden: 256,
+            layers: 3,
+            stack_frames: 1,
+            subsample: 1,
+            num_labels: 29,
+            dropout: 0.1,
+            forget_bias: 1.0,
+            seed: 0,
+        }
+    }
+}
+
+impl ArchConfig {
+    /// Checks every field's range; the error names the field.
+    pub fn validate(&self) -> Result<()> {
+        let positive = [
+            ("input_dim", self.input_dim),
+            ("hidden", self.hidden),
+            ("layers", self.layers),
+            ("stack_frames", self.stack_frames),
+            ("subsample", self.subsample),
+        ];
+        for (name, v) in positive {
+            if v == 0 {
+                return Err(Error::Options(format!("arch.{name} must be at least 1, got 0")));
+            }
+        }
+        if self.num_labels < 2 {
+            return Err(Error::Options(format!(
+                "arch.num_labels must be at least 2 (blank + one symbol), got {}",
+                self.num_labels
+            )));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(Error::Options(format!(
+                "arch.dropout must be in [0, 1), got {}",
+                self.dropout
+            )));
+        }
+        if !self.forget_bias.is_finite() {
+            return Err(Error::Options(format!(
+                "arch.forget_bias must be finite, got {}",
+                self.forget_bias
+            )));
+        }
+        Ok(())
+    }
+
+    /// Input features of the first LSTM layer: k·D.
+    pub fn lstm_input_dim(&self) -> usize {
+        self.input_dim * self.stack_frames
+    }
+
+    /// (name, shape) of every parameter, in the one parameter order.
+    pub fn param_shapes(&self) -> Vec<(String, Vec<usize>)> {
+        AcousticParams::<f32>::zeros(self)
+            .tensors()
+            .into_iter()
+            .map(|(n, s, _)| (n, s.to_vec()))
+            .collect()
+    }
+}
+
+/// Every parameter of the model; the same struct holds gradients and optimizer moments.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AcousticParams<F> {
+    /// L bidirectional layers.
+    pub lstm: Vec<BiLstm<F>>,
+    /// (V, 2H) weight and (V) bias.
+    pub proj: Linear<F>,
+}
+
+impl<F: Float> AcousticParams<F> {
+    /// All zeros (a gradient accumulator or optimizer moment for this architecture).
+    pub fn zeros(cfg: &ArchConfig) -> Self {
+        let lstm = (0..cfg.layers)
+            .map(|l| {
+                BiLstm::zeros(
+                    if l == 0 { cfg.lstm_input_dim() } else { 2 * cfg.hidden },
+                    cfg.hidden,
+                )
+            })
+            .collect();
+        AcousticParams { lstm, proj: Linear::zeros(2 * cfg.hidden, cfg.num_labels) }
+    }
+
+    /// Seeded PyTorch-like initialization (layers in order, forward direction before reverse,
+    /// then the projection).
+    pub fn init(cfg: &ArchConfig) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+        let lstm = (0..cfg.layers)
+            .map(|l| {
+                let input = if l == 0 { cfg.lstm_input_dim() } else { 2 * cfg.hidden };
+                BiLstm::init(input, cfg.hidden, cfg.forget_bias, &mut rng)
+            })
+            .collect();
+        AcousticParams { lstm, proj: Linear::init(2 * cfg.hidden, cfg.num_labels, &mut rng) }
+    }
+
+    /// (PyTorch name, shape, values) of every tensor, in the one order:
+    /// `lstm.{weight_ih,weight_hh,bias_ih,bias_hh}_l{k}`, then the same with `_reverse`, for each
+    /// layer k; then `proj.weight`, `proj.bias`.
+    pub fn tensors(&self) -> Vec<(String, &[usize], &[F])> {
+        let mut out = Vec::new();
+        for (k, layer) in self.lstm.iter().enumerate() {
+            for (dir, suffix) in [(&layer.fwd, ""), (&layer.bwd, "_reverse")] {
+                for (name, shape, v) in dir.tensors() {
+                    out.push((format!("lstm.{name}_l{k}{suffix}"), shape, v));
+                }
+            }
+        }
+        for (name, shape, v) in self.proj.tensors() {
+            out.push((format!("proj.{name}"), shape, v));
+        }
+        out
+    }
+
+    /// The same tensors as `tensors`, mutable, in the same order.
+    pub fn tensors_mut(&mut self) -> Vec<&mut [F]> {
+        let mut out = Vec::new();
+        for layer in &mut self.lstm {
+            out.extend(layer.fwd.tensors_mut());
+            out.extend(layer.bwd.tensors_mut());
+        }
+        out.extend(self.proj.tensors_mut());
+        out
+    }
+
+    /// The values of `tensors`, in the same order.
+    pub fn as_slices(&self) -> Vec<&[F]> {
+        self.tensors().into_iter().map(|(_, _, v)| v).collect()
+    }
+
+    /// Sets every element to zero (clear the gradient before a backward pass, which adds).
+    pub fn zero(&mut self) {
+        self.tensors_mut().into_iter().for_each(|t| t.fill(F::zero()));
+    }
+
+    /// Total number of scalars.
+    pub fn len(&self) -> usize {
+        self.as_slices().iter().map(|s| s.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn cast<G: Float>(&self) -> AcousticParams<G> {
+        AcousticParams {
+            lstm: self.lstm.iter().map(BiLstm::cast).collect(),
+            proj: self.proj.cast(),
+        }
+    }
+}
+
+/// The acoustic model: its architecture and its parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AcousticModel<F> {
+    pub config: ArchConfig,
+    pub params: AcousticParams<F>,
+}
+
+/// What `AcousticModel::backward` needs from the forward pass.
+#[derive(Debug)]
+pub struct AcousticCache<F> {
+    /// T
+    t_in: usize,
+    /// (B) input lengths
+    lengths: Vec<usize>,
+    /// (B) lengths after subsampling
+    out_lengths: Vec<usize>,
+    /// Per LSTM layer: the dropout applied to its input (None for layer 0) and its cache.
+    layers: Vec<(Option<DropoutCache<F>>, BiLstmCache<F>)>,
+    proj: LinearCache<F>,
+}
+
+impl<F: Float> AcousticModel<F> {
+    /// A freshly initialized model (seeded by `config.seed`).
+    pub fn new(config: ArchConfig) -> Result<Self> {
+        config.validate()?;
+        let params = AcousticParams::init(&config);
+        Ok(AcousticModel { config, params })
+    }
+
+    /// A model from named tensors (as read from a model file at `source`): every expected name
+    /// must be present once with the expected shape, and nothing else.
+    pub fn from_named(
+        config: ArchConfig,
+        tensors: Vec<NamedTensor<F>>,
+        source: &Path,
+    ) -> Result<Self> {
+        config.validate()?;
+        let values = take_expected(&config.param_shapes(), tensors, source)?;
+        let mut params = AcousticParams::zeros(&config);
+        for (dst, src) in params.tensors_mut().into_iter().zip(values) {
+            dst.copy_from_slice(&src);
+        }
+        Ok(AcousticModel { config, params })
+    }
+
+    /// (PyTorch name, shape, values) of every parameter, in the one parameter order.
+    pub fn params(&self) -> Vec<(String, &[usize], &[F])> {
+        self.params.tensors()
+    }
+
+    /// Every parameter as a mutable contiguous slice, in the same order as `params`.
+    pub fn params_mut(&mut self) -> Vec<&mut [F]> {
+        self.params.tensors_mut()
+    }
+
+    /// A zeroed gradient accumulator matching this model.
+    pub fn new_grads(&self) -> AcousticParams<F> {
+        AcousticParams::zeros(&self.config)
+    }
+
+    /// The whole model in another float type (f32 ↔ f64 for gradient checks).
+    pub fn cast<G: Float>(&self) -> AcousticModel<G> {
+        AcousticModel { config: self.config.clone(), params: self.params.cast() }
+    }
+
+    /// Output frames per utterance: ceil(len / subsample).
+    pub fn out_lengths(&self, lengths: &[usize]) -> Vec<usize> {
+        stacked_lengths(lengths, self.config.subsample)
+    }
+
+    /// x (T, B, D) with `lengths` (B) valid frames each → logits (T', B, V). Logits at padded
+    /// frames (t ≥ out_lengths[b]) are the bias alone and must be ignored. `train` turns dropout
+    /// on (drawn from `rng`).
+    pub fn forward(
+        &self,
+        x: ArrayView3<F>,
+        lengths: &[usize],
+        train: bool,
+        rng: &mut impl Rng,
+    ) -> Result<(Array3<F>, AcousticCache<F>)> {
+        let cfg = &self.config;
+        let (t_in, b, d) = x.dim();
+        if d != cfg.input_dim {
+            return Err(Error::Options(format!(
+                "features have {d} values per frame, the model expects {}",
+                cfg.input_dim
+            )));
+        }
+        if lengths.len() != b {
+            return Err(Error::Options(format!(
+                "{} lengths given for a batch of {b}",
+                lengths.len()
+            )));
+        }
+        if let Some((i, &l)) = lengths.iter().enumerate().find(|&(_, &l)| l > t_in) {
+            return Err(Error::Options(format!(
+                "utterance {i} has length {l} > {t_in} padded frames"
+            )));
+        }
+        let out_lengths = self.out_lengths(lengths);
+        let mut z = if cfg.stack_frames == 1 && cfg.subsample == 1 {
+            x.to_owned()
+        } else {
+            stack_forward(x, lengths, cfg.stack_frames, cfg.subsample)
+        };
+        let mut layers = Vec::with_capacity(cfg.layers);
+        for (l, layer) in self.params.lstm.iter().enumerate() {
+            let drop = if l > 0 {
+                let (y, dc) = dropout_forward(z, cfg.dropout, train, rng);
+                z = y;
+                Some(dc)
+            } else {
+                None
+            };
+            let (y, c) = layer.forward(z.view(), &out_lengths);
+            z = y;
+            layers.push((drop, c));
+        }
+        let (t_out, _, h2) = z.dim();
+        let z2 = z.into_shape_with_order((t_out * b, h2)).expect("standard layout");
+        let (logits, proj) = self.params.proj.forward(z2.view());
+        let logits =
+            logits.into_shape_with_order((t_out, b, cfg.num_labels)).expect("standard layout");
+        Ok((logits, AcousticCache { t_in, lengths: lengths.to_vec(), out_lengths, layers, proj }))
+    }
+
+    /// d loss / d logits (T', B, V) → d loss / d x (T, B, D); ADDS every parameter gradient
+    /// into `grads`. Gradients at padded frames are ignored (treated as zero).
+    pub fn backward(
+        &self,
+        cache: AcousticCache<F>,
+        d_logits: ArrayView3<F>,
+        grads: &mut AcousticParams<F>,
+    ) -> Array3<F> {
+        let cfg = &self.config;
+        let AcousticCache { t_in, lengths, out_lengths, layers, proj } = cache;
+        let (t_out, b, v) = d_logits.dim();
+        debug_assert_eq!((b, v), (lengths.len(), cfg.num_labels));
+        let mut dl = d_logits.to_owned();
+        for (bi, &len) in out_lengths.iter().enumerate() {
+            for t in len..t_out {
+                dl.index_axis_mut(Axis(0), t).row_mut(bi).fill(F::zero());
+            }
+        }
+        let dl2 = dl.into_shape_with_order((t_out * b, v)).expect("standard layout");
+        let dz = self.params.proj.backward(proj, dl2.view(), &mut grads.proj);
+        let mut dz = dz.into_shape_with_order((t_out, b, 2 * cfg.hidden)).expect("standard layout");
+        for ((layer, g), (drop, c)) in
+            self.params.lstm.iter().zip(grads.lstm.iter_mut()).zip(layers).rev()
+        {
+            dz = layer.backward(c, dz.view(), g);
+            if let Some(dc) = drop {
+                dz = dropout_backward(dc, dz.view());
+            }
+        }
+        if cfg.stack_frames == 1 && cfg.subsample == 1 {
+            dz
+        } else {
+            stack_backward(dz.view(), &lengths, cfg.stack_frames, cfg.subsample, t_in)
+        }
+    }
+
+    /// Log-probabilities (T', B, V) from logits, for the decoders.
+    pub fn log_probs(logits: ArrayView3<F>) -> Array3<F> {
+        let (t, b, v) = logits.dim();
+        let l2 = logits.as_standard_layout();
+        let l2 = l2.view().into_shape_with_order((t * b, v)).expect("standard layout");
+        log_softmax(l2).into_shape_with_order((t, b, v)).expect("standard layout")
+    }
+}

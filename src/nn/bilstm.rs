@@ -1,0 +1,84 @@
+//! Bidirectional LSTM layer: the same `Lstm` code run once on the input and once on its
+//! per-utterance time reversal, outputs concatenated [forward half, backward half] like PyTorch.
+//!
+//! Shape legend: `T` frames, `B` batch, `D` input features, `H` hidden units per direction.
+//! The two directions are independent until the concatenation, so they run in parallel
+//! (`rayon::join`; with a one-thread pool they simply run one after the other).
+
+use ndarray::{Array3, ArrayView3, s};
+use rand::Rng;
+
+use super::Float;
+use super::lstm::{Lstm, LstmCache, reverse_padded};
+
+/// Weights of one bidirectional layer (also its gradient and optimizer moments).
+#[derive(Clone, Debug, PartialEq)]
+pub struct BiLstm<F> {
+    /// Forward in time (PyTorch `*_l{k}`).
+    pub fwd: Lstm<F>,
+    /// Backward in time (PyTorch `*_l{k}_reverse`).
+    pub bwd: Lstm<F>,
+}
+
+/// What `BiLstm::backward` needs.
+#[derive(Clone, Debug)]
+pub struct BiLstmCache<F> {
+    fwd: LstmCache<F>,
+    bwd: LstmCache<F>,
+    /// (B)
+    lengths: Vec<usize>,
+}
+
+impl<F: Float> BiLstm<F> {
+    pub fn zeros(input: usize, hidden: usize) -> Self {
+        BiLstm { fwd: Lstm::zeros(input, hidden), bwd: Lstm::zeros(input, hidden) }
+    }
+
+    /// Forward direction first, then reverse, from the same RNG (see `Lstm::init`).
+    pub fn init(input: usize, hidden: usize, forget_bias: f64, rng: &mut impl Rng) -> Self {
+        let fwd = Lstm::init(input, hidden, forget_bias, rng);
+        let bwd = Lstm::init(input, hidden, forget_bias, rng);
+        BiLstm { fwd, bwd }
+    }
+
+    pub fn cast<G: Float>(&self) -> BiLstm<G> {
+        BiLstm { fwd: self.fwd.cast(), bwd: self.bwd.cast() }
+    }
+
+    /// x (T, B, D), lengths (B) → y (T, B, 2H) = [h_fwd, h_bwd].
+    pub fn forward(&self, x: ArrayView3<F>, lengths: &[usize]) -> (Array3<F>, BiLstmCache<F>) {
+        let ((h_f, c_f), (h_r, c_r)) = rayon::join(
+            || self.fwd.forward(x, lengths),
+            || self.bwd.forward(reverse_padded(x, lengths).view(), lengths),
+        );
+        let hd = self.fwd.hidden();
+        let mut y = Array3::<F>::zeros((x.dim().0, x.dim().1, 2 * hd));
+        y.slice_mut(s![.., .., ..hd]).assign(&h_f);
+        y.slice_mut(s![.., .., hd..]).assign(&reverse_padded(h_r.view(), lengths));
+        (y, BiLstmCache { fwd: c_f, bwd: c_r, lengths: lengths.to_vec() })
+    }
+
+    /// d_y (T, B, 2H) → d_x (T, B, D); ADDS into `grads`. Inverts
+    /// `y = [h_f, rev(h_r)]` with h_r computed on rev(x).
+    pub fn backward(
+        &self,
+        cache: BiLstmCache<F>,
+        d_y: ArrayView3<F>,
+        grads: &mut BiLstm<F>,
+    ) -> Array3<F> {
+        let hd = self.fwd.hidden();
+        debug_assert_eq!(d_y.dim().2, 2 * hd);
+        let BiLstmCache { fwd, bwd, lengths } = cache;
+        let (g_f, g_r) = (&mut grads.fwd, &mut grads.bwd);
+        let (dx_f, dx_r) = rayon::join(
+            || self.fwd.backward(fwd, d_y.slice(s![.., .., ..hd]), g_f),
+            || {
+                let d_r = reverse_padded(d_y.slice(s![.., .., hd..]), &lengths);
+                self.bwd.backward(bwd, d_r.view(), g_r)
+            },
+        );
+        let mut dx = reverse_padded(dx_r.view(), &lengths);
+        dx.scaled_add(F::one(), &dx_f);
+        dx
+    }
+}
