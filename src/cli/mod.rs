@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 pub mod audio_cmds;
 pub mod features_cmd;
 pub mod live_cmds;
+pub mod train_cmds;
 
 /// Hark: a speech recognizer you can train yourself.
 #[derive(Debug, Parser)]
@@ -25,6 +26,8 @@ pub enum Command {
     Convert(audio_cmds::ConvertArgs),
     /// Compute MFCC features (13 cepstra + Δ + ΔΔ by default, python_speech_features settings).
     Features(features_cmd::FeaturesArgs),
+    /// Train (or fine-tune) a model on a labeled folder.
+    Train(train_cmds::TrainArgs),
     /// List the input devices (microphones) Hark can record from; the default is marked `*`.
     Devices,
 }
@@ -43,6 +46,13 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
         Some(Command::Devices) => live_cmds::devices(),
+        Some(Command::Train(args)) => match train_cmds::train(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("hark train: {e}");
+                exit_code_for(&e)
+            }
+        },
         Some(Command::Features(args)) => match features_cmd::features(&args) {
             Ok((frames, dims)) => {
                 eprintln!("{}: {frames} frames × {dims} values", args.out.display());

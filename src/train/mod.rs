@@ -3,3 +3,4 @@
 pub mod augment;
 pub mod data;
 pub mod metrics;
+pub mod trainer;

@@ -1,0 +1,232 @@
+//! `hark train` and `hark eval`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::ctc::Alphabet;
+use crate::features::{FeatureOptions, Normalization};
+use crate::model::ArchConfig;
+use crate::train::trainer::{self, FinishReason, Start, TrainEvent, TrainJob, TrainOptions};
+use crate::{Error, Result};
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Labeled data: a folder of x.wav + x.txt pairs, a LibriSpeech folder, a DeepSpeech CSV,
+    /// a Common Voice TSV or an LJSpeech metadata.csv (or the folder holding it).
+    pub data: PathBuf,
+    /// Run directory: the model (best by validation CER), checkpoints and the log go here.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Validation data (same formats); default: a hash-chosen share of DATA (see --val-percent).
+    #[arg(long)]
+    pub val: Option<PathBuf>,
+    /// Percent of DATA held out for validation when --val is not given.
+    #[arg(long, default_value_t = 5.0)]
+    pub val_percent: f64,
+    /// Continue the run in --out from its last checkpoint (same data and settings).
+    #[arg(long)]
+    pub resume: bool,
+    /// Fine-tune this model instead of starting from random weights.
+    #[arg(long, conflicts_with = "resume")]
+    pub init: Option<PathBuf>,
+    /// Passes over the training data.
+    #[arg(long, default_value_t = 30)]
+    pub epochs: u64,
+    /// Peak learning rate (Adam), reached after the warm-up.
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// Warm-up steps (linear from 0 to --lr).
+    #[arg(long, default_value_t = 200)]
+    pub warmup: u64,
+    /// At most this many utterances per batch.
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// At most this many padded feature frames per batch (100 frames = 1 s).
+    #[arg(long, default_value_t = 8000)]
+    pub batch_frames: usize,
+    /// LSTM units per direction.
+    #[arg(long, default_value_t = 256)]
+    pub hidden: usize,
+    /// Bidirectional LSTM layers.
+    #[arg(long, default_value_t = 3)]
+    pub layers: usize,
+    /// Stack this many feature frames and keep every one of them (3 = 30 ms per output frame).
+    #[arg(long, default_value_t = 3)]
+    pub stack: usize,
+    /// Dropout between LSTM layers.
+    #[arg(long, default_value_t = 0.1)]
+    pub dropout: f64,
+    /// Stop after this many epochs without a better validation CER.
+    #[arg(long, default_value_t = 6)]
+    pub patience: u32,
+    /// Write a checkpoint at least every this many minutes.
+    #[arg(long, default_value_t = 10.0)]
+    pub checkpoint_minutes: f64,
+    /// Seed for weights, batch order, dropout and augmentation.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Turn off all augmentation (speed, noise, SpecAugment).
+    #[arg(long)]
+    pub no_augment: bool,
+}
+
+impl TrainArgs {
+    /// Resolves the flags into a job (design habit 17: parse, then resolve once).
+    pub fn job(&self) -> TrainJob {
+        let start = match &self.init {
+            Some(m) => Start::FineTune { model: m.clone() },
+            None => {
+                let mut features = FeatureOptions::default();
+                features.normalization = Normalization::Global;
+                let arch = ArchConfig {
+                    hidden: self.hidden,
+                    layers: self.layers,
+                    stack_frames: self.stack,
+                    subsample: self.stack,
+                    dropout: self.dropout,
+                    seed: self.seed,
+                    ..ArchConfig::default()
+                };
+                Start::Scratch { arch, features, alphabet: Alphabet::default() }
+            }
+        };
+        let mut options = TrainOptions {
+            epochs: self.epochs,
+            learning_rate: self.lr,
+            warmup_steps: self.warmup,
+            max_batch_size: self.batch,
+            max_batch_frames: self.batch_frames,
+            validation_percent: self.val_percent,
+            early_stop_patience: self.patience,
+            checkpoint_minutes: self.checkpoint_minutes,
+            seed: self.seed,
+            ..TrainOptions::default()
+        };
+        if self.no_augment {
+            options.augment = crate::train::augment::AugmentOptions::none();
+        }
+        TrainJob {
+            data: self.data.clone(),
+            validation: self.val.clone(),
+            out_dir: self.out.clone(),
+            start,
+            options,
+        }
+    }
+}
+
+/// Runs a training job with progress bars; Ctrl-C is not trapped (checkpoints make a kill safe).
+pub fn train(args: &TrainArgs) -> Result<()> {
+    let job = args.job();
+    let handle = trainer::spawn(job, args.resume, Box::new(|| {}));
+    let tty = std::io::stderr().is_terminal();
+    let bar = ProgressBar::with_draw_target(
+        Some(0),
+        if tty { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() },
+    );
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(Duration::from_millis(250));
+    let mut failed: Option<String> = None;
+    for ev in handle.events.iter() {
+        match ev {
+            TrainEvent::Dataset { train, validation, train_utterances, validation_utterances } => {
+                bar.suspend(|| {
+                    eprintln!("{train}");
+                    if let Some(v) = validation {
+                        eprintln!("validation: {v}");
+                    }
+                    eprintln!("training on {train_utterances} utterances, validating on {validation_utterances}");
+                });
+            }
+            TrainEvent::Preparing { done, total } => {
+                bar.set_prefix("normalization statistics");
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            }
+            TrainEvent::Started { step, epoch, steps_per_epoch, epochs } => {
+                bar.suspend(|| {
+                    eprintln!(
+                        "{} at step {step}, epoch {}/{epochs}, {steps_per_epoch} batches per epoch",
+                        if step > 0 { "resuming" } else { "starting" },
+                        epoch + 1
+                    )
+                });
+                bar.set_length(steps_per_epoch as u64);
+                bar.set_position(0);
+            }
+            TrainEvent::Step(s) => {
+                bar.set_prefix(format!("epoch {}", s.epoch + 1));
+                bar.set_length(s.batches as u64);
+                bar.set_position(s.batch as u64);
+                bar.set_message(format!(
+                    "loss {:.3} lr {:.1e} {:.0} ms/step {:.0}× real time",
+                    s.loss, s.learning_rate, s.ms, s.audio_per_s
+                ));
+                if !tty && s.batch % 50 == 0 {
+                    eprintln!(
+                        "epoch {} step {} loss {:.4} {:.0} ms",
+                        s.epoch + 1,
+                        s.step,
+                        s.loss,
+                        s.ms
+                    );
+                }
+            }
+            TrainEvent::Skipped { step, reason } => {
+                bar.suspend(|| eprintln!("step {step}: batch skipped: {reason}"))
+            }
+            TrainEvent::Impossible { step, ids } => bar.suspend(|| {
+                eprintln!(
+                    "step {step}: transcript longer than the audio allows, left out: {}",
+                    ids.join(", ")
+                )
+            }),
+            TrainEvent::Epoch(e) => {
+                bar.suspend(|| {
+                    let fmt = |v: Option<f64>, d: usize| v.map_or("-".to_string(), |v| format!("{v:.d$}"));
+                    println!(
+                        "epoch {:>3}  train loss {:.4}  val loss {}  CER {}%  WER {}%  lr {:.1e}  {:.0} s{}",
+                        e.epoch + 1,
+                        e.train_loss,
+                        fmt(e.val_loss, 4),
+                        fmt(e.val_cer, 2),
+                        fmt(e.val_wer, 2),
+                        e.learning_rate,
+                        e.seconds,
+                        if e.best { "  (best, saved)" } else { "" }
+                    );
+                    for s in &e.samples {
+                        eprintln!("    ref: {}\n    hyp: {}", s.reference, s.hypothesis);
+                    }
+                });
+            }
+            TrainEvent::Checkpoint { .. } | TrainEvent::Paused | TrainEvent::Resumed => {}
+            TrainEvent::Error(e) => failed = Some(e),
+            TrainEvent::Finished { reason, best_cer, model } => {
+                bar.finish_and_clear();
+                let why = match reason {
+                    FinishReason::Completed => "all epochs done",
+                    FinishReason::EarlyStopped => "no better validation CER for --patience epochs",
+                    FinishReason::Stopped => "stopped",
+                };
+                let cer =
+                    best_cer.map_or(String::new(), |c| format!(", best validation CER {c:.2}%"));
+                eprintln!("finished ({why}{cer}); model: {}", model.display());
+            }
+        }
+    }
+    bar.finish_and_clear();
+    handle.join();
+    match failed {
+        Some(e) => Err(Error::Training(e)),
+        None => Ok(()),
+    }
+}

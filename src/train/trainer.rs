@@ -1,0 +1,941 @@
+//! The trainer: a background thread that turns a labeled folder into a model, driven by typed
+//! commands and reporting typed events (design habit 14). The CLI and the GUI both use it.
+//!
+//! Shapes: `T` feature frames, `T'` network frames, `B` batch, `D` features, `V` labels.
+//!
+//! A run lives in one directory:
+//! - `train.json`: what was asked (written before the first step, so a run can be resumed);
+//! - `model.json` + `model.safetensors`: the best weights so far by validation CER (what
+//!   `hark transcribe --model DIR` uses);
+//! - `last.json` + `last.safetensors`: the newest weights;
+//! - `checkpoint.safetensors`: newest weights + Adam moments + trainer state, for `--resume`;
+//! - `log.jsonl`: one JSON line per step and per epoch.
+//!
+//! Every file is written atomically (temporary file, then rename), so killing the process at any
+//! moment loses at most the work since the last checkpoint and never leaves a half-written model.
+//! Randomness is a pure function of (seed, epoch, utterance) or (seed, step), so a resumed run
+//! draws exactly what the uninterrupted run would have drawn.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use ndarray::Axis;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::ctc::Alphabet;
+use crate::ctc::decode::greedy;
+use crate::ctc::loss::{CtcLoss, Reduction};
+use crate::features::{self, CmvnAccumulator, FeatureOptions, Normalization};
+use crate::model::acoustic::{AcousticModel, ArchConfig};
+use crate::model::file;
+use crate::model::{Model, ModelConfig};
+use crate::nn::optim::{
+    Adam, AdamConfig, EarlyStop, EarlyStopping, EarlyStoppingConfig, LrSchedule, LrScheduleConfig,
+    clip_grad_norm,
+};
+use crate::train::augment::{AugmentOptions, Augmenter};
+use crate::train::data::{
+    self, BatchBuilder, BatchOptions, BatchPlan, DatasetReport, FeatureCache, Utterance,
+    ValidationSplit,
+};
+use crate::train::metrics::ErrorRates;
+use crate::{Error, Result};
+
+/// Hyperparameters of a run (saved in `train.json`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainOptions {
+    /// Passes over the training data.
+    pub epochs: u64,
+    /// Peak learning rate (after warm-up).
+    pub learning_rate: f64,
+    /// Linear warm-up over this many steps.
+    pub warmup_steps: u64,
+    /// Decoupled (AdamW) weight decay; 0 = plain Adam.
+    pub weight_decay: f64,
+    /// Global gradient-norm clipping threshold.
+    pub clip_norm: f64,
+    /// Halve the learning rate after this many epochs without a better validation CER.
+    pub plateau_patience: u32,
+    /// Stop after this many epochs without a better validation CER.
+    pub early_stop_patience: u32,
+    /// At most this many utterances per batch.
+    pub max_batch_size: usize,
+    /// At most this many padded feature frames per batch (B · T_max).
+    pub max_batch_frames: usize,
+    /// Share of the data held out for validation when no validation folder is given (percent).
+    pub validation_percent: f64,
+    /// Write a checkpoint at least this often (minutes), besides every epoch end.
+    pub checkpoint_minutes: f64,
+    /// Seed of the batch order, dropout and augmentation (the weights use `arch.seed`).
+    pub seed: u64,
+    /// Reference/hypothesis pairs reported after each validation.
+    pub samples_per_epoch: usize,
+    /// Memory for cached features (MiB).
+    pub feature_cache_mib: usize,
+    pub augment: AugmentOptions,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        TrainOptions {
+            epochs: 30,
+            learning_rate: 1e-3,
+            warmup_steps: 200,
+            weight_decay: 0.0,
+            clip_norm: 5.0,
+            plateau_patience: 2,
+            early_stop_patience: 6,
+            max_batch_size: 16,
+            max_batch_frames: 16 * 500,
+            validation_percent: 5.0,
+            checkpoint_minutes: 10.0,
+            seed: 1,
+            samples_per_epoch: 3,
+            feature_cache_mib: 4096,
+            augment: AugmentOptions::default(),
+        }
+    }
+}
+
+impl TrainOptions {
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::Options(m));
+        if self.epochs == 0 {
+            return bad("epochs must be at least 1".into());
+        }
+        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
+            return bad(format!("learning_rate must be positive, got {}", self.learning_rate));
+        }
+        if !(self.clip_norm > 0.0) {
+            return bad(format!("clip_norm must be positive, got {}", self.clip_norm));
+        }
+        if self.max_batch_size == 0 || self.max_batch_frames == 0 {
+            return bad("max_batch_size and max_batch_frames must be at least 1".into());
+        }
+        if !(0.0..100.0).contains(&self.validation_percent) {
+            return bad(format!(
+                "validation_percent must be in [0, 100), got {}",
+                self.validation_percent
+            ));
+        }
+        if !(self.checkpoint_minutes > 0.0) {
+            return bad(format!(
+                "checkpoint_minutes must be positive, got {}",
+                self.checkpoint_minutes
+            ));
+        }
+        self.augment.validate()
+    }
+}
+
+/// Where the weights of a new run come from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Start {
+    /// New random weights with this architecture, front end and alphabet.
+    Scratch { arch: ArchConfig, features: FeatureOptions, alphabet: Alphabet },
+    /// Fine-tune an existing model (its architecture, features, normalization and alphabet).
+    FineTune { model: PathBuf },
+}
+
+/// Everything a run needs (saved as `train.json` in the run directory).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainJob {
+    pub data: PathBuf,
+    pub validation: Option<PathBuf>,
+    pub out_dir: PathBuf,
+    pub start: Start,
+    pub options: TrainOptions,
+}
+
+/// Commands the owner sends to a running trainer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrainCommand {
+    Pause,
+    Resume,
+    /// Save a checkpoint and stop.
+    Stop,
+    /// Save a checkpoint now and go on.
+    SaveNow,
+}
+
+/// One reference/hypothesis pair from validation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    pub id: String,
+    pub reference: String,
+    pub hypothesis: String,
+}
+
+/// Why a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    Completed,
+    EarlyStopped,
+    Stopped,
+}
+
+/// What a running trainer reports.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TrainEvent {
+    /// The data is read: training and validation reports.
+    Dataset {
+        train: DatasetReport,
+        validation: Option<DatasetReport>,
+        train_utterances: usize,
+        validation_utterances: usize,
+    },
+    /// Preparing (normalization statistics): `done` of `total` files.
+    Preparing {
+        done: usize,
+        total: usize,
+    },
+    /// Training starts (or resumes) at `step`; `steps_per_epoch` batches per epoch.
+    Started {
+        step: u64,
+        epoch: u64,
+        steps_per_epoch: usize,
+        epochs: u64,
+    },
+    /// One optimizer step.
+    Step(StepInfo),
+    /// A batch that was not used for an update, and why (non-finite loss or gradient).
+    Skipped {
+        step: u64,
+        reason: String,
+    },
+    /// Utterances left out of a batch's loss because their transcript cannot fit their frames.
+    Impossible {
+        step: u64,
+        ids: Vec<String>,
+    },
+    /// End of an epoch, after validation.
+    Epoch(EpochInfo),
+    /// A checkpoint was written.
+    Checkpoint {
+        step: u64,
+        path: PathBuf,
+    },
+    Paused,
+    Resumed,
+    /// Something went wrong; the run ends after this (a `Finished` does not follow).
+    Error(String),
+    Finished {
+        reason: FinishReason,
+        best_cer: Option<f64>,
+        model: PathBuf,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepInfo {
+    pub step: u64,
+    pub epoch: u64,
+    /// Batch index within the epoch (1-based: this many done).
+    pub batch: usize,
+    pub batches: usize,
+    pub loss: f64,
+    pub learning_rate: f64,
+    pub grad_norm: f64,
+    pub ms: f64,
+    /// Seconds of audio processed per second of wall time.
+    pub audio_per_s: f64,
+    /// Estimated seconds until the last epoch ends.
+    pub eta_s: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochInfo {
+    pub epoch: u64,
+    pub step: u64,
+    pub train_loss: f64,
+    pub val_loss: Option<f64>,
+    /// Percent.
+    pub val_cer: Option<f64>,
+    pub val_wer: Option<f64>,
+    pub learning_rate: f64,
+    /// The weights are the best so far (saved as the run's model).
+    pub best: bool,
+    pub samples: Vec<Sample>,
+    pub seconds: f64,
+}
+
+/// What a checkpoint stores besides weights and Adam state.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct TrainerState {
+    /// Epoch in progress (0-based) and batches of it already done.
+    epoch: u64,
+    batch_in_epoch: usize,
+    step: u64,
+    schedule: LrSchedule,
+    early: EarlyStopping,
+    best_cer: Option<f64>,
+    /// Running sum of the epoch's losses (to report its mean).
+    epoch_loss_sum: f64,
+    epoch_loss_count: u64,
+    seconds: f64,
+    config: ModelConfig,
+    finished: Option<FinishReason>,
+}
+
+/// The owner's side of a running trainer.
+pub struct TrainerHandle {
+    commands: Sender<TrainCommand>,
+    pub events: Receiver<TrainEvent>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl TrainerHandle {
+    pub fn send(&self, c: TrainCommand) {
+        // The trainer may already have finished; then there is nobody to tell.
+        let _ = self.commands.send(c);
+    }
+    /// True once the training thread has ended.
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
+    }
+    /// Waits for the thread to end.
+    pub fn join(mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for TrainerHandle {
+    fn drop(&mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = self.commands.send(TrainCommand::Stop);
+            let _ = t.join();
+        }
+    }
+}
+
+/// Starts training in a background thread. `resume` continues the run in `job.out_dir` from its
+/// checkpoint (the job must match the saved one in data and architecture). `notify` is called
+/// after every event (the GUI passes `ctx.request_repaint`).
+pub fn spawn(job: TrainJob, resume: bool, notify: Box<dyn Fn() + Send + Sync>) -> TrainerHandle {
+    let (ctx, crx) = mpsc::channel();
+    let (etx, erx) = mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name("hark-trainer".into())
+        .spawn(move || {
+            let emit = Emitter { tx: etx, notify };
+            let mut run = Run { commands: crx, emit: &emit, paused: false };
+            if let Err(e) = run.train(job, resume) {
+                emit.send(TrainEvent::Error(e.to_string()));
+            }
+        })
+        .expect("spawning a thread");
+    TrainerHandle { commands: ctx, events: erx, thread: Some(thread) }
+}
+
+struct Emitter {
+    tx: Sender<TrainEvent>,
+    notify: Box<dyn Fn() + Send + Sync>,
+}
+
+impl Emitter {
+    fn send(&self, e: TrainEvent) {
+        let _ = self.tx.send(e);
+        (self.notify)();
+    }
+}
+
+struct Run<'a> {
+    commands: Receiver<TrainCommand>,
+    emit: &'a Emitter,
+    paused: bool,
+}
+
+/// Outcome of looking at the command queue between steps.
+enum Control {
+    Go,
+    SaveNow,
+    Stop,
+}
+
+impl Run<'_> {
+    /// Handles queued commands; blocks while paused.
+    fn poll(&mut self) -> Control {
+        let mut save = false;
+        loop {
+            let c = if self.paused {
+                match self.commands.recv() {
+                    Ok(c) => c,
+                    Err(_) => return Control::Stop,
+                }
+            } else {
+                match self.commands.try_recv() {
+                    Ok(c) => c,
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => return Control::Stop,
+                }
+            };
+            match c {
+                TrainCommand::Pause => {
+                    if !self.paused {
+                        self.paused = true;
+                        self.emit.send(TrainEvent::Paused);
+                    }
+                }
+                TrainCommand::Resume => {
+                    if self.paused {
+                        self.paused = false;
+                        self.emit.send(TrainEvent::Resumed);
+                    }
+                }
+                TrainCommand::Stop => return Control::Stop,
+                TrainCommand::SaveNow => save = true,
+            }
+        }
+        if save { Control::SaveNow } else { Control::Go }
+    }
+
+    fn train(&mut self, job: TrainJob, resume: bool) -> Result<()> {
+        job.options.validate()?;
+        let dir = &job.out_dir;
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let job_path = dir.join("train.json");
+        let ckpt_path = dir.join("checkpoint.safetensors");
+        let opts = job.options.clone();
+
+        // The model config (front end, alphabet, architecture) comes from the start point.
+        let (mut model, fresh_cmvn) = if resume {
+            let saved: TrainJob = read_json(&job_path)?;
+            if saved.data != job.data
+                || saved.start != job.start
+                || saved.validation != job.validation
+            {
+                return Err(Error::Training(format!(
+                    "{}: --resume needs the same data, validation and model settings as the run it continues",
+                    job_path.display()
+                )));
+            }
+            let cfg = read_ckpt_config(&ckpt_path)?;
+            (Model::new(cfg)?, false)
+        } else {
+            match &job.start {
+                Start::Scratch { arch, features, alphabet } => {
+                    let cfg = ModelConfig::new(arch.clone(), features.clone(), alphabet.clone());
+                    let fresh = features.normalization == Normalization::Global;
+                    let mut cfg = cfg;
+                    if fresh {
+                        // Placeholder statistics are replaced before the first step; validate()
+                        // wants them present for global normalization.
+                        cfg.cmvn = Some(features::Cmvn {
+                            mean: vec![0.0; features.dim()],
+                            std: vec![1.0; features.dim()],
+                        });
+                    }
+                    (Model::new(cfg)?, fresh)
+                }
+                Start::FineTune { model } => (Model::load(model)?, false),
+            }
+        };
+        if !resume {
+            write_json(&job_path, &job)?;
+        }
+
+        // Data.
+        let alphabet = model.config.alphabet.clone();
+        let fps = model.config.output_frames_per_second();
+        let split = match &job.validation {
+            Some(v) => ValidationSplit::Folder { path: v.clone() },
+            None => ValidationSplit::HashPercent { validation_percent: opts.validation_percent },
+        };
+        let tv = data::load_train_validation(&job.data, &split, &alphabet, fps)?;
+        self.emit.send(TrainEvent::Dataset {
+            train: tv.train_report.clone(),
+            validation: tv.validation_report.clone(),
+            train_utterances: tv.train.len(),
+            validation_utterances: tv.validation.len(),
+        });
+        if tv.train.is_empty() {
+            return Err(Error::data(
+                &job.data,
+                "no usable training utterances (see the dataset report)",
+            ));
+        }
+        let train = tv.train;
+        let val = tv.validation;
+
+        if fresh_cmvn {
+            model.config.cmvn = Some(self.global_cmvn(&model.config.features, &train)?);
+        }
+
+        let feature_opts = model.config.features.clone();
+        let cmvn = model.config.cmvn.clone();
+        let feature_fn = move |s: &[f32]| features::compute_with(&feature_opts, cmvn.as_ref(), s);
+        let cache = FeatureCache::new(opts.feature_cache_mib << 20);
+        let augmenter = Augmenter::new(opts.augment.clone(), opts.seed)?;
+        let durations: Vec<f64> = train.iter().map(|u| u.duration_s).collect();
+        let batch_opts = BatchOptions {
+            max_batch_frames: opts.max_batch_frames,
+            max_batch_size: opts.max_batch_size,
+            feature_frames_per_second: 1000.0 / model.config.features.frame_shift_ms,
+        };
+        let plan = BatchPlan::new(&durations, &batch_opts)?;
+        let val_plan =
+            BatchPlan::new(&val.iter().map(|u| u.duration_s).collect::<Vec<_>>(), &batch_opts)?;
+        let builder = BatchBuilder {
+            utterances: &train,
+            cache: &cache,
+            features: &feature_fn,
+            augmenter: Some(&augmenter),
+        };
+        let val_builder = BatchBuilder {
+            utterances: &val,
+            cache: &cache,
+            features: &feature_fn,
+            augmenter: None,
+        };
+
+        // Optimizer, schedule and state: fresh, or from the checkpoint.
+        let names: Vec<(String, usize)> =
+            model.net.params().iter().map(|(n, _, d)| (n.clone(), d.len())).collect();
+        let (mut adam, mut state) = if resume {
+            let expected = model.config.arch.param_shapes();
+            let ck = file::load_checkpoint::<TrainerState>(&ckpt_path, &expected)?;
+            for (dst, src) in model.net.params_mut().into_iter().zip(&ck.tensors) {
+                dst.copy_from_slice(&src.data);
+            }
+            (ck.optimizer, ck.trainer)
+        } else {
+            let adam = Adam::new(
+                AdamConfig {
+                    lr: opts.learning_rate,
+                    weight_decay: opts.weight_decay,
+                    ..AdamConfig::default()
+                },
+                &names,
+            )?;
+            let schedule = LrSchedule::new(LrScheduleConfig {
+                base_lr: opts.learning_rate,
+                warmup_steps: opts.warmup_steps,
+                patience: opts.plateau_patience,
+                ..LrScheduleConfig::default()
+            })?;
+            let early = EarlyStopping::new(EarlyStoppingConfig {
+                patience: opts.early_stop_patience,
+                ..EarlyStoppingConfig::default()
+            });
+            let state = TrainerState {
+                epoch: 0,
+                batch_in_epoch: 0,
+                step: 0,
+                schedule,
+                early,
+                best_cer: None,
+                epoch_loss_sum: 0.0,
+                epoch_loss_count: 0,
+                seconds: 0.0,
+                config: model.config.clone(),
+                finished: None,
+            };
+            (adam, state)
+        };
+        if let Some(reason) = state.finished {
+            self.emit.send(TrainEvent::Finished {
+                reason,
+                best_cer: state.best_cer,
+                model: job.out_dir.clone(),
+            });
+            return Ok(());
+        }
+        state.config = model.config.clone();
+        let mut log = Log::open(&dir.join("log.jsonl"))?;
+        let steps_per_epoch = plan.batches().len();
+        self.emit.send(TrainEvent::Started {
+            step: state.step,
+            epoch: state.epoch,
+            steps_per_epoch,
+            epochs: opts.epochs,
+        });
+
+        let mut grads = model.net.new_grads();
+        let mut ctc = CtcLoss::<f32>::new();
+        let mut last_ckpt = Instant::now();
+        let run_start = Instant::now();
+        let seconds_before = state.seconds;
+        let mut step_time = Ema::new(0.1);
+        let reason = 'epochs: loop {
+            if state.epoch >= opts.epochs {
+                break FinishReason::Completed;
+            }
+            let epoch_start = Instant::now();
+            let order = plan.epoch(opts.seed, state.epoch);
+            while state.batch_in_epoch < order.len() {
+                match self.poll() {
+                    Control::Stop => {
+                        state.seconds = seconds_before + run_start.elapsed().as_secs_f64();
+                        self.checkpoint(&model, &adam, &state, &ckpt_path)?;
+                        break 'epochs FinishReason::Stopped;
+                    }
+                    Control::SaveNow => {
+                        self.checkpoint(&model, &adam, &state, &ckpt_path)?;
+                        last_ckpt = Instant::now();
+                    }
+                    Control::Go => {}
+                }
+                let t0 = Instant::now();
+                let indices = order[state.batch_in_epoch];
+                let batch = builder.build(indices, state.epoch)?;
+                let audio_s: f64 = indices.iter().map(|&i| train[i].duration_s).sum();
+                let step = state.step;
+                let mut rng = step_rng(opts.seed, step);
+                let (logits, cache_fwd) =
+                    model.net.forward(batch.features.view(), &batch.lengths, true, &mut rng)?;
+                let out_lengths = model.net.out_lengths(&batch.lengths);
+                let out =
+                    ctc.compute(logits.view(), &out_lengths, &batch.targets, Reduction::Mean)?;
+                if !out.impossible.is_empty() {
+                    let ids = out
+                        .impossible
+                        .iter()
+                        .map(|&b| train[batch.utterances[b]].id.clone())
+                        .collect();
+                    self.emit.send(TrainEvent::Impossible { step, ids });
+                }
+                let lr = state.schedule.lr_at(adam.steps_taken());
+                let loss = f64::from(out.loss);
+                let mut skipped = None;
+                let mut norm = f64::NAN;
+                if out.impossible.len() == batch.lengths.len() {
+                    skipped = Some(
+                        "every utterance in the batch is too short for its transcript".to_string(),
+                    );
+                } else if !loss.is_finite() {
+                    skipped = Some(format!("loss is {loss}"));
+                } else {
+                    grads.zero();
+                    model.net.backward(cache_fwd, out.grad.view(), &mut grads);
+                    let mut gs = grads.tensors_mut();
+                    let gn = clip_grad_norm(&mut gs, opts.clip_norm);
+                    norm = gn.norm();
+                    if !gn.is_finite() {
+                        skipped = Some(format!("gradient norm is {norm}"));
+                    } else {
+                        adam.set_lr(lr)?;
+                        let g: Vec<&[f32]> = gs.iter().map(|g| &**g).collect();
+                        adam.step(&mut model.net.params_mut(), &g)?;
+                    }
+                }
+                state.batch_in_epoch += 1;
+                state.step += 1;
+                let ms = t0.elapsed().as_secs_f64() * 1e3;
+                step_time.add(ms);
+                match skipped {
+                    Some(reason) => {
+                        log.line(&serde_json::json!({"skipped": step, "reason": reason}))?;
+                        self.emit.send(TrainEvent::Skipped { step, reason });
+                    }
+                    None => {
+                        state.epoch_loss_sum += loss;
+                        state.epoch_loss_count += 1;
+                        let remaining = (order.len() - state.batch_in_epoch) as f64
+                            + (opts.epochs - state.epoch - 1) as f64 * order.len() as f64;
+                        let info = StepInfo {
+                            step: state.step,
+                            epoch: state.epoch,
+                            batch: state.batch_in_epoch,
+                            batches: order.len(),
+                            loss,
+                            learning_rate: lr,
+                            grad_norm: norm,
+                            ms,
+                            audio_per_s: audio_s / (ms / 1e3),
+                            eta_s: remaining * step_time.value() / 1e3,
+                        };
+                        log.line(&info)?;
+                        self.emit.send(TrainEvent::Step(info));
+                    }
+                }
+                if last_ckpt.elapsed() >= Duration::from_secs_f64(opts.checkpoint_minutes * 60.0) {
+                    state.seconds = seconds_before + run_start.elapsed().as_secs_f64();
+                    self.checkpoint(&model, &adam, &state, &ckpt_path)?;
+                    last_ckpt = Instant::now();
+                }
+            }
+
+            // End of epoch: validate, keep the best, adjust the schedule, checkpoint.
+            let v = self.validate(
+                &model,
+                &val,
+                &val_plan,
+                &val_builder,
+                &mut ctc,
+                opts.samples_per_epoch,
+            )?;
+            let train_loss = state.epoch_loss_sum / state.epoch_loss_count.max(1) as f64;
+            let epoch = state.epoch;
+            state.epoch += 1;
+            state.batch_in_epoch = 0;
+            state.epoch_loss_sum = 0.0;
+            state.epoch_loss_count = 0;
+            state.seconds = seconds_before + run_start.elapsed().as_secs_f64();
+            // Without validation data the training loss stands in for the CER.
+            let metric = v.as_ref().map_or(train_loss, |v| v.cer);
+            state.schedule.observe(metric);
+            let decision = state.early.observe(metric);
+            let best = decision == EarlyStop::Improved;
+            model.config.training = self.training_info(&job, &train, &state, v.as_ref());
+            if best {
+                state.best_cer = v.as_ref().map(|v| v.cer);
+                model.save(&job.out_dir)?;
+            }
+            model.save(&dir.join("last"))?;
+            state.config = model.config.clone();
+            if decision == EarlyStop::Stop {
+                state.finished = Some(FinishReason::EarlyStopped);
+            } else if state.epoch >= opts.epochs {
+                state.finished = Some(FinishReason::Completed);
+            }
+            self.checkpoint(&model, &adam, &state, &ckpt_path)?;
+            last_ckpt = Instant::now();
+            let info = EpochInfo {
+                epoch,
+                step: state.step,
+                train_loss,
+                val_loss: v.as_ref().map(|v| v.loss),
+                val_cer: v.as_ref().map(|v| v.cer),
+                val_wer: v.as_ref().map(|v| v.wer),
+                learning_rate: state.schedule.lr_at(adam.steps_taken()),
+                best,
+                samples: v.map(|v| v.samples).unwrap_or_default(),
+                seconds: epoch_start.elapsed().as_secs_f64(),
+            };
+            log.line(&serde_json::json!({ "epoch": &info }))?;
+            self.emit.send(TrainEvent::Epoch(info));
+            if let Some(r) = state.finished {
+                break r;
+            }
+        };
+        self.emit.send(TrainEvent::Finished {
+            reason,
+            best_cer: state.best_cer,
+            model: job.out_dir.clone(),
+        });
+        Ok(())
+    }
+}
+
+/// Validation results of one pass.
+struct Validation {
+    loss: f64,
+    cer: f64,
+    wer: f64,
+    samples: Vec<Sample>,
+}
+
+impl Run<'_> {
+    /// Global mean/std of the un-normalized features over (up to 2,000 of) the training files.
+    fn global_cmvn(&self, opts: &FeatureOptions, train: &[Utterance]) -> Result<features::Cmvn> {
+        use rayon::prelude::*;
+        let mut raw = opts.clone();
+        raw.normalization = Normalization::None;
+        // An evenly spaced subset is as good as all files for a mean and a variance.
+        let step = train.len().div_ceil(2000).max(1);
+        let picked: Vec<&Utterance> = train.iter().step_by(step).collect();
+        let total = picked.len();
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let accs: Vec<CmvnAccumulator> = picked
+            .par_chunks(64)
+            .map(|chunk| -> Result<CmvnAccumulator> {
+                let mut acc = CmvnAccumulator::new(raw.dim());
+                for u in chunk {
+                    let samples = crate::audio::read_mono_16k(&u.audio)?;
+                    let f = features::compute(&raw, &samples)?;
+                    acc.add(f.view())?;
+                }
+                let d =
+                    done.fetch_add(chunk.len(), std::sync::atomic::Ordering::Relaxed) + chunk.len();
+                self.emit.send(TrainEvent::Preparing { done: d, total });
+                Ok(acc)
+            })
+            .collect::<Result<_>>()?;
+        let mut acc = CmvnAccumulator::new(raw.dim());
+        for a in &accs {
+            acc.merge(a)?;
+        }
+        acc.finish()
+    }
+
+    /// Validation loss (mean CTC loss per utterance), CER and WER (percent) with greedy decoding.
+    fn validate(
+        &self,
+        model: &Model,
+        val: &[Utterance],
+        plan: &BatchPlan,
+        builder: &BatchBuilder<'_>,
+        ctc: &mut CtcLoss<f32>,
+        num_samples: usize,
+    ) -> Result<Option<Validation>> {
+        if val.is_empty() {
+            return Ok(None);
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let mut loss_sum = 0.0;
+        let mut loss_count = 0usize;
+        let mut rates = ErrorRates::new();
+        let mut hyps: Vec<(usize, String)> = Vec::with_capacity(val.len());
+        let frame_s = model.frame_duration_s();
+        for indices in plan.batches() {
+            let batch = builder.build(indices, 0)?;
+            let (logits, _) =
+                model.net.forward(batch.features.view(), &batch.lengths, false, &mut rng)?;
+            let out_lengths = model.net.out_lengths(&batch.lengths);
+            let out = ctc.compute(logits.view(), &out_lengths, &batch.targets, Reduction::Sum)?;
+            for (b, l) in out.losses.iter().enumerate() {
+                if l.is_finite() && !out.impossible.contains(&b) {
+                    loss_sum += f64::from(*l);
+                    loss_count += 1;
+                }
+            }
+            let lp = AcousticModel::log_probs(logits.view());
+            for (b, &u) in batch.utterances.iter().enumerate() {
+                let one = lp.index_axis(Axis(1), b);
+                let one = one.slice(ndarray::s![..out_lengths[b], ..]);
+                let h = greedy(one, &model.config.alphabet, frame_s);
+                let reference = &val[u].text;
+                rates.add(reference, &h.text);
+                hyps.push((u, h.text));
+            }
+        }
+        hyps.sort_by_key(|(u, _)| *u);
+        // The same utterances every epoch (evenly spaced), so a person can watch them improve.
+        let stride = (hyps.len() / num_samples.max(1)).max(1);
+        let samples = hyps
+            .iter()
+            .step_by(stride)
+            .take(num_samples)
+            .map(|(u, h)| Sample {
+                id: val[*u].id.clone(),
+                reference: val[*u].text.clone(),
+                hypothesis: h.clone(),
+            })
+            .collect();
+        Ok(Some(Validation {
+            loss: loss_sum / loss_count.max(1) as f64,
+            cer: 100.0 * rates.cer().unwrap_or(0.0),
+            wer: 100.0 * rates.wer().unwrap_or(0.0),
+            samples,
+        }))
+    }
+
+    /// Weights + Adam + trainer state, and the newest weights as a loadable model (`last`).
+    fn checkpoint(
+        &self,
+        model: &Model,
+        adam: &Adam<f32>,
+        state: &TrainerState,
+        path: &Path,
+    ) -> Result<()> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        model.save(&dir.join("last"))?;
+        let params = model.net.params();
+        let tensors: Vec<file::TensorRef<'_>> = params
+            .iter()
+            .map(|(n, s, d)| file::TensorRef { name: n.as_str(), shape: s, data: d })
+            .collect();
+        file::save_checkpoint(path, &tensors, adam, state)?;
+        self.emit.send(TrainEvent::Checkpoint { step: state.step, path: path.to_path_buf() });
+        Ok(())
+    }
+
+    fn training_info(
+        &self,
+        job: &TrainJob,
+        train: &[Utterance],
+        state: &TrainerState,
+        v: Option<&Validation>,
+    ) -> crate::model::TrainingInfo {
+        crate::model::TrainingInfo {
+            dataset: job.data.display().to_string(),
+            train_utterances: train.len(),
+            train_hours: train.iter().map(|u| u.duration_s).sum::<f64>() / 3600.0,
+            epochs: state.epoch,
+            steps: state.step,
+            seconds: state.seconds,
+            val_cer: v.map(|v| v.cer),
+            val_wer: v.map(|v| v.wer),
+            val_loss: v.map(|v| v.loss),
+            saved_unix_s: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+            hark_version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+}
+
+fn read_ckpt_config(ckpt: &Path) -> Result<ModelConfig> {
+    let dir = ckpt.parent().unwrap_or(Path::new("."));
+    if !ckpt.exists() {
+        return Err(Error::Training(format!("{}: no checkpoint to resume from", ckpt.display())));
+    }
+    Ok(Model::load(&dir.join("last"))?.config)
+}
+
+/// The RNG of one optimizer step (dropout): a pure function of the seed and the step.
+fn step_rng(seed: u64, step: u64) -> ChaCha8Rng {
+    let mut r = ChaCha8Rng::seed_from_u64(seed);
+    r.set_stream(step);
+    r
+}
+
+fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(v)
+        .map_err(|e| Error::Training(format!("{}: {e}", path.display())))?;
+    crate::util::write_atomic(path, text.as_bytes())
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    serde_json::from_str(&text)
+        .map_err(|e| Error::data(path, format!("not a valid run description: {e}")))
+}
+
+/// Appends one JSON line per event to the run log (flushed each line, so a kill loses nothing).
+struct Log {
+    file: std::fs::File,
+    path: PathBuf,
+}
+
+impl Log {
+    fn open(path: &Path) -> Result<Self> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| Error::io(path, e))?;
+        Ok(Log { file, path: path.to_path_buf() })
+    }
+    fn line<T: Serialize>(&mut self, v: &T) -> Result<()> {
+        let mut s = serde_json::to_string(v).map_err(|e| Error::Training(e.to_string()))?;
+        s.push('\n');
+        self.file.write_all(s.as_bytes()).map_err(|e| Error::io(&self.path, e))
+    }
+}
+
+/// Exponential moving average (for the step time behind the ETA).
+struct Ema {
+    alpha: f64,
+    value: Option<f64>,
+}
+
+impl Ema {
+    fn new(alpha: f64) -> Self {
+        Ema { alpha, value: None }
+    }
+    fn add(&mut self, x: f64) {
+        self.value = Some(self.value.map_or(x, |v| v + self.alpha * (x - v)));
+    }
+    fn value(&self) -> f64 {
+        self.value.unwrap_or(0.0)
+    }
+}
