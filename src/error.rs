@@ -37,6 +37,23 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// True when the user's input (a file, a folder, a setting, a missing device) is at fault
+    /// rather than Hark: the CLI exits with code 2 for these, 1 for the rest.
+    pub fn is_input_error(&self) -> bool {
+        match self {
+            Error::Audio { .. } | Error::Model { .. } | Error::Data { .. } | Error::Options(_) => {
+                true
+            }
+            Error::Io { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::NotFound
+                    | std::io::ErrorKind::PermissionDenied
+                    | std::io::ErrorKind::InvalidData
+            ),
+            Error::Device(_) => true,
+            Error::Training(_) => false,
+        }
+    }
     pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
         Error::Io { path: path.as_ref().to_path_buf(), source }
     }

@@ -177,7 +177,6 @@ pub fn features(args: &FeaturesArgs) -> Result<(usize, usize)> {
     }
     online.finish();
     write_ready(&mut online, &mut w)?;
-    drop(write_ready);
     if let Format::Npy = format {
         // The frame count is known only now; the header was written with fixed-width room for it.
         w.seek(SeekFrom::Start(0)).map_err(out_err)?;

@@ -46,13 +46,7 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
         Some(Command::Devices) => live_cmds::devices(),
-        Some(Command::Train(args)) => match train_cmds::train(&args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("hark train: {e}");
-                exit_code_for(&e)
-            }
-        },
+        Some(Command::Train(args)) => train_cmds::train(&args),
         Some(Command::Features(args)) => match features_cmd::features(&args) {
             Ok((frames, dims)) => {
                 eprintln!("{}: {frames} frames × {dims} values", args.out.display());
@@ -82,10 +76,5 @@ pub fn main() -> ExitCode {
 
 /// 2 for problems with the user's input (bad file, bad option), 1 for everything else.
 fn exit_code_for(e: &crate::Error) -> ExitCode {
-    use crate::Error::*;
-    match e {
-        Audio { .. } | Model { .. } | Data { .. } | Options(_) => ExitCode::from(2),
-        Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => ExitCode::from(2),
-        _ => ExitCode::from(1),
-    }
+    if e.is_input_error() { ExitCode::from(2) } else { ExitCode::from(1) }
 }

@@ -2,6 +2,7 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
@@ -11,7 +12,6 @@ use crate::ctc::Alphabet;
 use crate::features::{FeatureOptions, Normalization};
 use crate::model::ArchConfig;
 use crate::train::trainer::{self, FinishReason, Start, TrainEvent, TrainJob, TrainOptions};
-use crate::{Error, Result};
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
@@ -80,8 +80,10 @@ impl TrainArgs {
         let start = match &self.init {
             Some(m) => Start::FineTune { model: m.clone() },
             None => {
-                let mut features = FeatureOptions::default();
-                features.normalization = Normalization::Global;
+                let features = FeatureOptions {
+                    normalization: Normalization::Global,
+                    ..FeatureOptions::default()
+                };
                 let arch = ArchConfig {
                     hidden: self.hidden,
                     layers: self.layers,
@@ -120,7 +122,8 @@ impl TrainArgs {
 }
 
 /// Runs a training job with progress bars; Ctrl-C is not trapped (checkpoints make a kill safe).
-pub fn train(args: &TrainArgs) -> Result<()> {
+/// Exit code 0 when the run finished, 2 when the data or settings were at fault, 1 otherwise.
+pub fn train(args: &TrainArgs) -> ExitCode {
     let job = args.job();
     let handle = trainer::spawn(job, args.resume, Box::new(|| {}));
     let tty = std::io::stderr().is_terminal();
@@ -134,7 +137,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
             .progress_chars("=> "),
     );
     bar.enable_steady_tick(Duration::from_millis(250));
-    let mut failed: Option<String> = None;
+    let mut failed: Option<(String, bool)> = None;
     for ev in handle.events.iter() {
         match ev {
             TrainEvent::Dataset { train, validation, train_utterances, validation_utterances } => {
@@ -209,7 +212,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
                 });
             }
             TrainEvent::Checkpoint { .. } | TrainEvent::Paused | TrainEvent::Resumed => {}
-            TrainEvent::Error(e) => failed = Some(e),
+            TrainEvent::Error { message, input_error } => failed = Some((message, input_error)),
             TrainEvent::Finished { reason, best_cer, model } => {
                 bar.finish_and_clear();
                 let why = match reason {
@@ -226,7 +229,10 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     bar.finish_and_clear();
     handle.join();
     match failed {
-        Some(e) => Err(Error::Training(e)),
-        None => Ok(()),
+        Some((message, input_error)) => {
+            eprintln!("hark train: {message}");
+            ExitCode::from(if input_error { 2 } else { 1 })
+        }
+        None => ExitCode::SUCCESS,
     }
 }

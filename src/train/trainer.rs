@@ -112,7 +112,7 @@ impl TrainOptions {
         if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
             return bad(format!("learning_rate must be positive, got {}", self.learning_rate));
         }
-        if !(self.clip_norm > 0.0) {
+        if self.clip_norm.is_nan() || self.clip_norm <= 0.0 {
             return bad(format!("clip_norm must be positive, got {}", self.clip_norm));
         }
         if self.max_batch_size == 0 || self.max_batch_frames == 0 {
@@ -124,7 +124,7 @@ impl TrainOptions {
                 self.validation_percent
             ));
         }
-        if !(self.checkpoint_minutes > 0.0) {
+        if self.checkpoint_minutes.is_nan() || self.checkpoint_minutes <= 0.0 {
             return bad(format!(
                 "checkpoint_minutes must be positive, got {}",
                 self.checkpoint_minutes
@@ -226,7 +226,11 @@ pub enum TrainEvent {
     Paused,
     Resumed,
     /// Something went wrong; the run ends after this (a `Finished` does not follow).
-    Error(String),
+    /// `input_error` is true when the data, model file or settings given were at fault.
+    Error {
+        message: String,
+        input_error: bool,
+    },
     Finished {
         reason: FinishReason,
         best_cer: Option<f64>,
@@ -330,7 +334,8 @@ pub fn spawn(job: TrainJob, resume: bool, notify: Box<dyn Fn() + Send + Sync>) -
             let emit = Emitter { tx: etx, notify };
             let mut run = Run { commands: crx, emit: &emit, paused: false };
             if let Err(e) = run.train(job, resume) {
-                emit.send(TrainEvent::Error(e.to_string()));
+                let input_error = e.is_input_error();
+                emit.send(TrainEvent::Error { message: e.to_string(), input_error });
             }
         })
         .expect("spawning a thread");

@@ -1,0 +1,348 @@
+//! Training end to end: convergence on a spoken corpus made at test time, resume after a stop and
+//! after a kill, bad data, the whole-model gradient through CTC, and model-file round trips.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use hark::ctc::Alphabet;
+use hark::ctc::loss::{CtcLoss, Reduction};
+use hark::features::{FeatureOptions, Normalization};
+use hark::model::acoustic::AcousticModel;
+use hark::model::{ArchConfig, Model, ModelConfig};
+use hark::train::augment::AugmentOptions;
+use hark::train::trainer::{
+    self, FinishReason, Start, TrainCommand, TrainEvent, TrainJob, TrainOptions,
+};
+use ndarray::{Array3, Axis};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// One corpus per test binary (espeak-ng is the slow part), shared by the tests that need it.
+fn corpus() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("hark-train-corpus-{}", std::process::id()));
+        common::espeak_corpus(&dir, 320, 11);
+        dir
+    })
+}
+
+fn small_job(data: &Path, out: &Path, hidden: usize, layers: usize, epochs: u64) -> TrainJob {
+    let features =
+        FeatureOptions { normalization: Normalization::Global, ..FeatureOptions::default() };
+    let arch = ArchConfig {
+        hidden,
+        layers,
+        stack_frames: 3,
+        subsample: 3,
+        dropout: 0.0,
+        seed: 3,
+        ..ArchConfig::default()
+    };
+    TrainJob {
+        data: data.to_path_buf(),
+        validation: None,
+        out_dir: out.to_path_buf(),
+        start: Start::Scratch { arch, features, alphabet: Alphabet::default() },
+        options: TrainOptions {
+            epochs,
+            learning_rate: 3e-3,
+            warmup_steps: 30,
+            max_batch_size: 16,
+            validation_percent: 10.0,
+            early_stop_patience: 100,
+            augment: AugmentOptions::none(),
+            ..TrainOptions::default()
+        },
+    }
+}
+
+/// Runs a job to the end and returns its events.
+fn run(job: TrainJob, resume: bool) -> Vec<TrainEvent> {
+    let h = trainer::spawn(job, resume, Box::new(|| {}));
+    let events: Vec<TrainEvent> = h.events.iter().collect();
+    h.join();
+    events
+}
+
+fn finished(events: &[TrainEvent]) -> (FinishReason, Option<f64>) {
+    for e in events {
+        if let TrainEvent::Error { message, .. } = e {
+            panic!("training failed: {message}");
+        }
+    }
+    match events.last() {
+        Some(TrainEvent::Finished { reason, best_cer, .. }) => (*reason, *best_cer),
+        other => panic!("no Finished event; last was {other:?}"),
+    }
+}
+
+#[test]
+fn learns_a_small_spoken_vocabulary_from_scratch() {
+    let out = tempfile::tempdir().unwrap();
+    let events = run(small_job(corpus(), out.path(), 96, 2, 18), false);
+    let (reason, best) = finished(&events);
+    assert_eq!(reason, FinishReason::Completed);
+    let best = best.expect("validation ran");
+    let curve: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            TrainEvent::Epoch(e) => Some(format!("{:.1}", e.val_cer.unwrap_or(f64::NAN))),
+            _ => None,
+        })
+        .collect();
+    eprintln!("validation CER per epoch: {}", curve.join(" "));
+    assert!(best <= 10.0, "validation CER {best:.2}% > 10% (curve: {curve:?})");
+
+    // The saved best model reproduces that CER on the validation utterances.
+    let model = Model::load(out.path()).unwrap();
+    assert_eq!(model.config.training.val_cer, Some(best));
+    let mut rates = hark::train::metrics::ErrorRates::new();
+    let ds = hark::train::data::load_dataset(corpus(), &Alphabet::default(), 100.0 / 3.0).unwrap();
+    for u in ds.utterances.iter().filter(|u| hark::train::data::is_validation(&u.id, 10.0)) {
+        let samples = hark::audio::read_mono_16k(&u.audio).unwrap();
+        let lp = model.log_probs(model.features(&samples).unwrap().view()).unwrap();
+        let h =
+            hark::ctc::decode::greedy(lp.view(), &model.config.alphabet, model.frame_duration_s());
+        rates.add(&u.text, &h.text);
+    }
+    let cer = 100.0 * rates.cer().unwrap();
+    assert!((cer - best).abs() < 1e-6, "reloaded model CER {cer} vs trainer's {best}");
+}
+
+/// Stopping a run mid-epoch and resuming it gives exactly the weights of an uninterrupted run.
+#[test]
+fn stopped_and_resumed_run_equals_uninterrupted_run() {
+    let data = tempfile::tempdir().unwrap();
+    common::espeak_corpus(data.path(), 48, 5);
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let mut job_a = small_job(data.path(), a.path(), 12, 1, 3);
+    job_a.options.max_batch_size = 4;
+    job_a.options.augment = AugmentOptions::default(); // resume must reproduce augmentation too
+    let mut job_b = job_a.clone();
+    job_b.out_dir = b.path().to_path_buf();
+    finished(&run(job_a, false));
+
+    let h = trainer::spawn(job_b.clone(), false, Box::new(|| {}));
+    let mut stopped = false;
+    let mut events = Vec::new();
+    for e in h.events.iter() {
+        if let TrainEvent::Step(s) = &e
+            && s.step >= 5
+            && !stopped
+        {
+            h.send(TrainCommand::Stop);
+            stopped = true;
+        }
+        events.push(e);
+    }
+    h.join();
+    let (reason, _) = finished(&events);
+    assert_eq!(reason, FinishReason::Stopped);
+    let events = run(job_b, true);
+    let started = events.iter().find_map(|e| match e {
+        TrainEvent::Started { step, .. } => Some(*step),
+        _ => None,
+    });
+    assert!(started.unwrap() >= 5, "resume starts where the run stopped");
+    assert_eq!(finished(&events).0, FinishReason::Completed);
+    let wa = std::fs::read(a.path().join("last.safetensors")).unwrap();
+    let wb = std::fs::read(b.path().join("last.safetensors")).unwrap();
+    assert!(wa == wb, "resumed weights differ from the uninterrupted run");
+}
+
+/// `kill -9` at any moment leaves loadable files, and `--resume` finishes the run.
+#[test]
+fn killed_run_resumes_from_its_checkpoint() {
+    let data = tempfile::tempdir().unwrap();
+    common::espeak_corpus(data.path(), 40, 9);
+    let out = tempfile::tempdir().unwrap();
+    let run_dir = out.path().join("run");
+    let args = |resume: bool| {
+        let mut a: Vec<String> = vec![
+            "train".into(),
+            data.path().display().to_string(),
+            "--out".into(),
+            run_dir.display().to_string(),
+            "--epochs".into(),
+            "4".into(),
+            "--hidden".into(),
+            "12".into(),
+            "--layers".into(),
+            "1".into(),
+            "--batch".into(),
+            "4".into(),
+            "--checkpoint-minutes".into(),
+            "0.0001".into(),
+        ];
+        if resume {
+            a.push("--resume".into());
+        }
+        a
+    };
+    let exe = env!("CARGO_BIN_EXE_hark");
+    let mut child = std::process::Command::new(exe)
+        .args(args(false))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill once a few checkpoints have been written (the file is replaced atomically each time).
+    let ckpt = run_dir.join("checkpoint.safetensors");
+    let t0 = std::time::Instant::now();
+    while !ckpt.exists() && t0.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(ckpt.exists(), "no checkpoint was written");
+    // Every model file on disk loads.
+    Model::load(&run_dir.join("last")).expect("last model loads after a kill");
+    let out2 = std::process::Command::new(exe).args(args(true)).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out2.stderr);
+    assert!(out2.status.success(), "resume failed: {stderr}");
+    assert!(stderr.contains("resuming at step"), "resume message missing: {stderr}");
+    let m = Model::load(&run_dir).unwrap();
+    assert_eq!(m.config.training.epochs, 4);
+}
+
+#[test]
+fn bad_data_is_reported_and_training_goes_on() {
+    let data = tempfile::tempdir().unwrap();
+    common::espeak_corpus(data.path(), 24, 21);
+    let d = data.path();
+    std::fs::write(d.join("text.wav"), "this is not audio").unwrap();
+    std::fs::write(d.join("text.txt"), "hello").unwrap();
+    std::fs::copy(d.join("u0000.wav"), d.join("digits.wav")).unwrap();
+    std::fs::write(d.join("digits.txt"), "room 101").unwrap();
+    std::fs::copy(d.join("u0001.wav"), d.join("long.wav")).unwrap();
+    std::fs::write(d.join("long.txt"), "a".repeat(400)).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let events = run(small_job(d, out.path(), 8, 1, 1), false);
+    let report = events
+        .iter()
+        .find_map(|e| match e {
+            TrainEvent::Dataset { train, .. } => Some(train.to_string()),
+            _ => None,
+        })
+        .expect("a dataset report");
+    assert!(report.contains("text.wav") && report.contains("unreadable audio"), "{report}");
+    assert!(report.contains("digits.txt") && report.contains("'1'"), "{report}");
+    assert!(report.contains("long.wav") && report.contains("too short"), "{report}");
+    assert_eq!(finished(&events).0, FinishReason::Completed);
+}
+
+#[test]
+fn empty_folder_is_a_clear_error() {
+    let data = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let events = run(small_job(data.path(), out.path(), 8, 1, 1), false);
+    match events.last() {
+        Some(TrainEvent::Error { message, input_error }) => {
+            assert!(message.contains(&data.path().display().to_string()), "{message}");
+            assert!(input_error);
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+    // And the CLI says so with exit code 2.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_hark"))
+        .args([
+            "train",
+            &data.path().display().to_string(),
+            "--out",
+            &out.path().join("r").display().to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// The whole model and the CTC loss together, in f64: central differences against backprop for
+/// every parameter element.
+#[test]
+fn whole_model_through_ctc_matches_finite_differences() {
+    let cfg = ArchConfig {
+        input_dim: 3,
+        hidden: 3,
+        layers: 2,
+        stack_frames: 2,
+        subsample: 2,
+        num_labels: 4,
+        dropout: 0.0,
+        forget_bias: 1.0,
+        seed: 7,
+    };
+    let mut model: AcousticModel<f64> = AcousticModel::<f32>::new(cfg).unwrap().cast();
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let lengths = [9usize, 6];
+    let x = Array3::from_shape_fn((9, 2, 3), |_| rng.random_range(-1.0..1.0));
+    let targets = vec![vec![1usize, 2, 2], vec![3usize]];
+    let loss = |m: &AcousticModel<f64>| -> f64 {
+        let (logits, _) =
+            m.forward(x.view(), &lengths, false, &mut ChaCha8Rng::seed_from_u64(0)).unwrap();
+        let out_l = m.out_lengths(&lengths);
+        CtcLoss::<f64>::new()
+            .compute(logits.view(), &out_l, &targets, Reduction::Mean)
+            .unwrap()
+            .loss
+    };
+    let (logits, cache) =
+        model.forward(x.view(), &lengths, false, &mut ChaCha8Rng::seed_from_u64(0)).unwrap();
+    let out_l = model.out_lengths(&lengths);
+    let ctc =
+        CtcLoss::<f64>::new().compute(logits.view(), &out_l, &targets, Reduction::Mean).unwrap();
+    assert!(ctc.impossible.is_empty());
+    let mut grads = model.new_grads();
+    model.backward(cache, ctc.grad.view(), &mut grads);
+    let analytic: Vec<Vec<f64>> = grads.as_slices().iter().map(|s| s.to_vec()).collect();
+    let eps = 1e-6;
+    let mut worst = (0.0f64, String::new());
+    for (k, grad) in analytic.iter().enumerate() {
+        let name = model.params()[k].0.clone();
+        for (i, &a) in grad.iter().enumerate() {
+            let orig = model.params_mut()[k][i];
+            model.params_mut()[k][i] = orig + eps;
+            let lp = loss(&model);
+            model.params_mut()[k][i] = orig - eps;
+            let lm = loss(&model);
+            model.params_mut()[k][i] = orig;
+            let fd = (lp - lm) / (2.0 * eps);
+            let rel = (fd - a).abs() / fd.abs().max(a.abs()).max(1e-3);
+            if rel > worst.0 {
+                worst = (rel, format!("{name}[{i}]: finite difference {fd:e}, backprop {a:e}"));
+            }
+        }
+    }
+    assert!(worst.0 < 1e-5, "worst relative error {:e} at {}", worst.0, worst.1);
+}
+
+/// Save → load gives the same config and bit-identical outputs.
+#[test]
+fn model_round_trip_gives_identical_outputs() {
+    let cfg = ModelConfig::new(
+        ArchConfig {
+            hidden: 16,
+            layers: 2,
+            stack_frames: 3,
+            subsample: 3,
+            ..ArchConfig::default()
+        },
+        FeatureOptions { normalization: Normalization::Utterance, ..FeatureOptions::default() },
+        Alphabet::default(),
+    );
+    let model = Model::new(cfg).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    model.save(dir.path()).unwrap();
+    let back = Model::load(dir.path()).unwrap();
+    assert_eq!(back.config, model.config);
+    let samples: Vec<f32> = (0..16000).map(|i| ((i as f32) * 0.05).sin() * 0.3).collect();
+    let f = model.features(&samples).unwrap();
+    let a = model.log_probs(f.view()).unwrap();
+    let b = back.log_probs(back.features(&samples).unwrap().view()).unwrap();
+    assert_eq!(a, b);
+    assert_eq!(a.len_of(Axis(0)), f.nrows().div_ceil(3));
+}
