@@ -42,8 +42,10 @@ pub fn main() -> ExitCode {
     };
     match cli.command {
         None => {
-            eprintln!("hark: no command given; see `hark --help`");
-            ExitCode::from(2)
+            // The desktop app will open here; until it lands, show what the CLI can do.
+            use clap::CommandFactory;
+            let _ = Cli::command().print_long_help();
+            ExitCode::SUCCESS
         }
         Some(Command::Devices) => live_cmds::devices(),
         Some(Command::Train(args)) => train_cmds::train(&args),
