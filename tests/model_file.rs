@@ -674,3 +674,48 @@ fn checkpoint_version_and_contents_are_checked() {
     let msg = model_err(file::save_checkpoint(&ck, &ts, &wrong_adam, &7u32), &ck);
     assert_mentions(&msg, &["`layer.weight`", "`x`"]);
 }
+
+/// PyTorch's weights in Hark's network give PyTorch's output: the forward pass of
+/// `nn.LSTM(5, 4, 2 layers, bidirectional)` + `nn.Linear(8, 6)` + log_softmax on the stored input.
+#[test]
+fn pytorch_weights_reproduce_pytorch_output_in_hark() {
+    use hark::model::acoustic::{AcousticModel, ArchConfig};
+    use rand::SeedableRng;
+    let fx: Value =
+        serde_json::from_str(&std::fs::read_to_string(data_dir().join("torch_lstm.json")).unwrap())
+            .unwrap();
+    let shape: Vec<usize> = fx["input_shape"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as usize)
+        .collect();
+    let input: Vec<f32> =
+        fx["input"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+    let want: Vec<f32> =
+        fx["log_probs"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+    let path = data_dir().join("torch_lstm.safetensors");
+    let tensors = file::load_weights(&path, &torch_expected()).unwrap();
+    let cfg = ArchConfig {
+        input_dim: 5,
+        hidden: 4,
+        layers: 2,
+        stack_frames: 1,
+        subsample: 1,
+        num_labels: 6,
+        dropout: 0.0,
+        forget_bias: 0.0,
+        seed: 0,
+    };
+    let named = tensors.into_iter().map(|t| (t.name, t.shape, t.data)).collect();
+    let net = AcousticModel::<f32>::from_named(cfg, named, &path).unwrap();
+    let x = ndarray::Array3::from_shape_vec((shape[0], shape[1], shape[2]), input).unwrap();
+    let lengths = vec![shape[0]; shape[1]];
+    let (logits, _) = net
+        .forward(x.view(), &lengths, false, &mut rand_chacha::ChaCha8Rng::seed_from_u64(0))
+        .unwrap();
+    let got = AcousticModel::log_probs(logits.view());
+    let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert_eq!(got.len(), want.len());
+    assert!(worst < 1e-5, "worst |Hark − PyTorch| = {worst}");
+}
