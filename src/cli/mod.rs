@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 pub mod audio_cmds;
 pub mod features_cmd;
 pub mod live_cmds;
+pub mod transcribe_cmds;
 
 /// Hark: a speech recognizer you can train yourself.
 #[derive(Debug, Parser)]
@@ -27,6 +28,11 @@ pub enum Command {
     Features(features_cmd::FeaturesArgs),
     /// List the input devices (microphones) Hark can record from; the default is marked `*`.
     Devices,
+    /// Transcribe audio files (txt, json, srt or vtt; one file to stdout, several with headers
+    /// or into --out-dir).
+    Transcribe(transcribe_cmds::TranscribeArgs),
+    /// Measure WER, CER and speed of a model on a labeled folder.
+    Eval(transcribe_cmds::EvalArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -43,6 +49,8 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
         Some(Command::Devices) => live_cmds::devices(),
+        Some(Command::Transcribe(args)) => transcribe_cmds::transcribe(&args),
+        Some(Command::Eval(args)) => transcribe_cmds::eval(&args),
         Some(Command::Features(args)) => match features_cmd::features(&args) {
             Ok((frames, dims)) => {
                 eprintln!("{}: {frames} frames × {dims} values", args.out.display());
@@ -71,7 +79,7 @@ pub fn main() -> ExitCode {
 }
 
 /// 2 for problems with the user's input (bad file, bad option), 1 for everything else.
-fn exit_code_for(e: &crate::Error) -> ExitCode {
+pub(crate) fn exit_code_for(e: &crate::Error) -> ExitCode {
     use crate::Error::*;
     match e {
         Audio { .. } | Model { .. } | Data { .. } | Options(_) => ExitCode::from(2),
