@@ -413,3 +413,61 @@ fn cli_eval_scores_match_an_independent_count() {
     assert!(u4 < u3);
     assert!(!worst.contains("u1.wav (") && !worst.contains("u2.wav ("));
 }
+
+const TINY_ARPA: &str =
+    "\\data\\\nngram 1=4\n\n\\1-grams:\n-1\t<unk>\n-99\t<s>\n-0.5\t</s>\n-0.3\ta\n\n\\end\\\n";
+
+#[test]
+fn beam_search_and_lm_agree_with_greedy_on_a_clear_model() {
+    let greedy = Transcriber::new(tone_model()).transcribe_samples(&two_bursts()).unwrap();
+    let mut tr = Transcriber::new(tone_model());
+    tr.beam.beam_width = 8;
+    let beam = tr.transcribe_samples(&two_bursts()).unwrap();
+    tr.lm = Some(TINY_ARPA.parse().unwrap());
+    let with_lm = tr.transcribe_samples(&two_bursts()).unwrap();
+    for t in [&beam, &with_lm] {
+        assert_eq!(t.text(), greedy.text());
+        assert_eq!(t.segments.len(), greedy.segments.len());
+        for (a, b) in t.segments.iter().zip(&greedy.segments) {
+            assert_eq!((a.start_s, a.end_s), (b.start_s, b.end_s));
+            assert_eq!(a.words[0].start_s, b.words[0].start_s);
+        }
+    }
+}
+
+#[test]
+fn cli_beam_with_lm_and_bad_lm() {
+    let f = fixture();
+    let lm = f.dir.path().join("tiny.arpa");
+    std::fs::write(&lm, TINY_ARPA).unwrap();
+    let args = ["transcribe", s(&f.good), "--model", s(&f.model), "--beam", "4", "--lm", s(&lm)];
+    let (code, out, err) = hark(&args);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "a\na\n");
+    let bad = f.dir.path().join("bad.arpa");
+    std::fs::write(&bad, "hello\n").unwrap();
+    let (code, out, err) =
+        hark(&["transcribe", s(&f.good), "--model", s(&f.model), "--lm", s(&bad)]);
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert!(err.contains("bad.arpa"), "{err}");
+}
+
+#[test]
+fn compressed_formats_transcribe_like_wav() {
+    // The audio fixtures hold the same speech in several containers; the tone model turns every
+    // stretch of sound into "a", so each must give a non-empty transcript of the same duration.
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/audio");
+    let tr = Transcriber::new(tone_model());
+    let wav = tr.transcribe_file(&data.join("speech_22k.wav"), &mut |_| {}).unwrap();
+    assert!(!wav.segments.is_empty());
+    for name in ["speech_22k.flac", "speech_44k_stereo.ogg", "speech_22k.mp3"] {
+        let t = tr.transcribe_file(&data.join(name), &mut |_| {}).unwrap();
+        assert!(!t.segments.is_empty(), "{name}");
+        assert!(
+            close(t.duration_s, wav.duration_s, 0.1),
+            "{name}: {} vs {}",
+            t.duration_s,
+            wav.duration_s
+        );
+    }
+}
