@@ -288,6 +288,16 @@ fn cli_several_files_bad_one_continues_and_exits_2() {
     assert_eq!(out, format!("== {} ==\na\na\n== {} ==\na\n", s(&f.good), s(&f.one)));
     assert!(err.contains("broken.wav"), "{err}");
     assert!(err.contains("1 of 3 files failed"), "{err}");
+    // JSON: one array of the transcripts that succeeded, in input order.
+    let (code, out, _) =
+        hark(&["transcribe", s(&f.good), s(&bad), s(&f.one), "--model", s(&f.model), "-f", "json"]);
+    assert_eq!(code, 2);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let arr = v.as_array().unwrap();
+    assert_eq!(arr.len(), 2);
+    assert_eq!(arr[0]["path"], s(&f.good));
+    assert_eq!(arr[1]["path"], s(&f.one));
+    assert_eq!(arr[1]["segments"].as_array().unwrap().len(), 1);
     // All good → 0.
     let (code, _, err) = hark(&["transcribe", s(&f.good), s(&f.one), "--model", s(&f.model)]);
     assert_eq!(code, 0, "{err}");
