@@ -9,6 +9,7 @@ pub mod audio_cmds;
 pub mod features_cmd;
 pub mod live_cmds;
 pub mod train_cmds;
+pub mod transcribe_cmds;
 
 /// Hark: a speech recognizer you can train yourself.
 #[derive(Debug, Parser)]
@@ -30,6 +31,11 @@ pub enum Command {
     Train(train_cmds::TrainArgs),
     /// List the input devices (microphones) Hark can record from; the default is marked `*`.
     Devices,
+    /// Transcribe audio files (txt, json, srt or vtt; one file to stdout, several with headers
+    /// or into --out-dir).
+    Transcribe(transcribe_cmds::TranscribeArgs),
+    /// Measure WER, CER and speed of a model on a labeled folder.
+    Eval(transcribe_cmds::EvalArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -49,6 +55,8 @@ pub fn main() -> ExitCode {
         }
         Some(Command::Devices) => live_cmds::devices(),
         Some(Command::Train(args)) => train_cmds::train(&args),
+        Some(Command::Transcribe(args)) => transcribe_cmds::transcribe(&args),
+        Some(Command::Eval(args)) => transcribe_cmds::eval(&args),
         Some(Command::Features(args)) => match features_cmd::features(&args) {
             Ok((frames, dims)) => {
                 eprintln!("{}: {frames} frames × {dims} values", args.out.display());
@@ -77,6 +85,6 @@ pub fn main() -> ExitCode {
 }
 
 /// 2 for problems with the user's input (bad file, bad option), 1 for everything else.
-fn exit_code_for(e: &crate::Error) -> ExitCode {
+pub(crate) fn exit_code_for(e: &crate::Error) -> ExitCode {
     if e.is_input_error() { ExitCode::from(2) } else { ExitCode::from(1) }
 }

@@ -1,4 +1,6 @@
-//! Live recognition runtime: endpointing today; the streaming recognizer worker joins it when
-//! the model lands.
+//! Runtime: endpointing, file transcription and export formats; the streaming recognizer worker
+//! joins them.
 
 pub mod endpoint;
+pub mod export;
+pub mod transcribe;

@@ -1,0 +1,535 @@
+//! `hark transcribe FILE...` and `hark eval DATA`: file transcription and accuracy measurement
+//! over a labeled folder, both thin layers over [`crate::runtime::transcribe::Transcriber`].
+//!
+//! Output of `hark transcribe`:
+//! - one file, no `--out-dir`: the transcript on stdout in `--format`;
+//! - several files, no `--out-dir`: `txt` prints `== FILE ==` before each transcript; `json`
+//!   prints one JSON array of transcripts (failed files left out); `srt`/`vtt` need `--out-dir`
+//!   (concatenated subtitle files are not valid subtitles), a usage error (exit 2) otherwise;
+//! - `--out-dir DIR`: writes `DIR/<file stem>.<ext>` for every file (atomically, DIR created),
+//!   as each file finishes; two inputs with the same stem are a usage error.
+//!
+//! Files are transcribed in parallel (rayon, all cores). A file that fails prints
+//! `hark transcribe: FILE: reason` on stderr and the others go on; the exit code is then 2.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use serde_json::json;
+
+use crate::audio::{probe, read_mono_16k};
+use crate::ctc::{ArpaLm, BeamOptions};
+use crate::model::{Model, ModelPaths};
+use crate::runtime::export::{self, Format};
+use crate::runtime::transcribe::{Transcriber, Transcript};
+use crate::train::data::scan_dataset;
+use crate::train::metrics::{ErrorRates, char_edits, word_edits};
+use crate::util::write_atomic;
+use crate::{Error, Result};
+
+/// Where `--model` points when not given: the model shipped with this build of Hark.
+pub const DEFAULT_MODEL_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/default");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// Plain text, one line per segment.
+    Txt,
+    /// The full transcript: segments, words, per-character times and confidences.
+    Json,
+    /// SubRip subtitles.
+    Srt,
+    /// WebVTT subtitles.
+    Vtt,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Txt => Format::Txt,
+            FormatArg::Json => Format::Json,
+            FormatArg::Srt => Format::Srt,
+            FormatArg::Vtt => Format::Vtt,
+        }
+    }
+}
+
+/// Model and decoder options shared by `transcribe` and `eval`.
+#[derive(Debug, Args)]
+pub struct DecoderArgs {
+    /// Model directory (or NAME.json / NAME.safetensors); default: the shipped `models/default`.
+    #[arg(long, short, value_name = "M")]
+    pub model: Option<PathBuf>,
+    /// Beam width of the CTC prefix beam search; 0 or 1 = greedy decoding (without --lm).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub beam: usize,
+    /// ARPA word language model used by the beam search.
+    #[arg(long, value_name = "FILE.arpa")]
+    pub lm: Option<PathBuf>,
+    /// Weight of the language model's log-probabilities.
+    #[arg(long, default_value_t = 0.5, value_name = "W")]
+    pub lm_weight: f32,
+    /// Score bonus per word (with --lm; counters the LM's preference for few words).
+    #[arg(long, default_value_t = 1.0, value_name = "B")]
+    pub word_bonus: f32,
+}
+
+/// Arguments of `hark transcribe`.
+#[derive(Debug, Args)]
+pub struct TranscribeArgs {
+    /// Audio files (WAV, FLAC, MP3, Ogg Vorbis).
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub decoder: DecoderArgs,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = FormatArg::Txt)]
+    pub format: FormatArg,
+    /// Write DIR/<name>.<ext> per input instead of printing to stdout.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+}
+
+/// Arguments of `hark eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Labeled data: a folder or manifest `hark train` accepts (every utterance is used).
+    #[arg(value_name = "DATA")]
+    pub data: PathBuf,
+    #[command(flatten)]
+    pub decoder: DecoderArgs,
+    /// Show this many utterances with the highest character error rate.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub worst: usize,
+    /// Also write the results (totals and every utterance) as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+/// The model path to load: `given`, else `default` if a model is installed there.
+pub fn resolve_model_path(given: Option<&Path>, default: &Path) -> Result<PathBuf> {
+    if let Some(p) = given {
+        return Ok(p.to_path_buf());
+    }
+    if ModelPaths::resolve(default).config.is_file() {
+        return Ok(default.to_path_buf());
+    }
+    Err(Error::Options(
+        "no model given and no default model installed; train one with `hark train` or pass --model"
+            .into(),
+    ))
+}
+
+impl DecoderArgs {
+    /// Loads the model and the LM into a transcriber.
+    pub fn transcriber(&self) -> Result<Transcriber> {
+        let path = resolve_model_path(self.model.as_deref(), Path::new(DEFAULT_MODEL_DIR))?;
+        let model = Model::load(&path)?;
+        for (name, v) in [("--lm-weight", self.lm_weight), ("--word-bonus", self.word_bonus)] {
+            if !v.is_finite() {
+                return Err(Error::Options(format!("{name} must be a finite number, got {v}")));
+            }
+        }
+        let lm = match &self.lm {
+            Some(p) => Some(ArpaLm::from_file(p)?),
+            None => None,
+        };
+        let mut t = Transcriber::new(model);
+        t.beam = BeamOptions {
+            beam_width: self.beam,
+            lm_weight: self.lm_weight,
+            word_bonus: self.word_bonus,
+            ..BeamOptions::default()
+        };
+        t.lm = lm;
+        Ok(t)
+    }
+}
+
+fn bar(len: u64, template: &str) -> Option<ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let style = ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    Some(ProgressBar::new(len).with_style(style))
+}
+
+/// The output file of `input` in `dir`.
+fn out_path(dir: &Path, input: &Path, format: Format) -> PathBuf {
+    let stem = input.file_stem().map(|s| s.to_os_string()).unwrap_or_else(|| "transcript".into());
+    let mut name = stem;
+    name.push(".");
+    name.push(format.extension());
+    dir.join(name)
+}
+
+/// `hark transcribe`; see the module documentation for where output goes.
+pub fn transcribe(args: &TranscribeArgs) -> ExitCode {
+    let format = Format::from(args.format);
+    let several = args.files.len() > 1;
+    if several && args.out_dir.is_none() && matches!(format, Format::Srt | Format::Vtt) {
+        eprintln!(
+            "hark transcribe: several files with --format {} need --out-dir (one subtitle file each)",
+            format.extension()
+        );
+        return ExitCode::from(2);
+    }
+    if let Some(dir) = &args.out_dir {
+        let mut seen = std::collections::HashMap::new();
+        for f in &args.files {
+            let p = out_path(dir, f, format);
+            if let Some(prev) = seen.insert(p.clone(), f) {
+                eprintln!(
+                    "hark transcribe: {} and {} would both be written to {}",
+                    prev.display(),
+                    f.display(),
+                    p.display()
+                );
+                return ExitCode::from(2);
+            }
+        }
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            eprintln!("hark transcribe: {}: {e}", dir.display());
+            return ExitCode::from(2);
+        }
+    }
+    let tr = match args.decoder.transcriber() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("hark transcribe: {e}");
+            return super::exit_code_for(&e);
+        }
+    };
+
+    // Progress: milliseconds of audio over all files (durations from the headers).
+    let total_ms: u64 = args
+        .files
+        .iter()
+        .filter_map(|f| probe(f).ok().and_then(|i| i.duration_s))
+        .map(|s| (s * 1000.0) as u64)
+        .sum();
+    let pb = bar(total_ms, "{spinner} {msg} [{bar:40}] {percent:>3}% eta {eta}");
+    let done_files = std::sync::atomic::AtomicUsize::new(0);
+    let n = args.files.len();
+    if let Some(b) = &pb {
+        b.set_message(format!("0/{n} files"));
+    }
+    let stderr_lock = Mutex::new(());
+
+    let results: Vec<Option<Transcript>> = args
+        .files
+        .par_iter()
+        .map(|f| {
+            let mut last_ms = 0u64;
+            let r = tr.transcribe_file(f, &mut |s| {
+                if let Some(b) = &pb {
+                    let ms = (s * 1000.0) as u64;
+                    b.inc(ms.saturating_sub(last_ms));
+                    last_ms = ms;
+                }
+            });
+            let r = r.and_then(|t| match &args.out_dir {
+                Some(dir) => {
+                    let text = export::render(&t, format)?;
+                    write_atomic(&out_path(dir, f, format), text.as_bytes())?;
+                    Ok(t)
+                }
+                None => Ok(t),
+            });
+            let k = done_files.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            if let Some(b) = &pb {
+                b.set_message(format!("{k}/{n} files"));
+            }
+            match r {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    let _g = stderr_lock.lock();
+                    let msg = format!("hark transcribe: {e}");
+                    match &pb {
+                        Some(b) => b.suspend(|| eprintln!("{msg}")),
+                        None => eprintln!("{msg}"),
+                    }
+                    None
+                }
+            }
+        })
+        .collect();
+    if let Some(b) = pb {
+        b.finish_and_clear();
+    }
+    let failed = results.iter().filter(|r| r.is_none()).count();
+
+    if args.out_dir.is_none() {
+        let mut out = String::new();
+        let ok: Vec<&Transcript> = results.iter().flatten().collect();
+        if several && format == Format::Json {
+            match serde_json::to_string_pretty(&ok) {
+                Ok(s) => {
+                    out = s;
+                    out.push('\n');
+                }
+                Err(e) => {
+                    eprintln!("hark transcribe: JSON: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+        } else {
+            for (f, r) in args.files.iter().zip(&results) {
+                let Some(t) = r else { continue };
+                if several {
+                    out.push_str(&format!("== {} ==\n", f.display()));
+                }
+                match export::render(t, format) {
+                    Ok(s) => out.push_str(&s),
+                    Err(e) => {
+                        eprintln!("hark transcribe: {}: {e}", f.display());
+                        return ExitCode::from(1);
+                    }
+                }
+            }
+        }
+        let mut stdout = std::io::stdout().lock();
+        if stdout.write_all(out.as_bytes()).and_then(|_| stdout.flush()).is_err() {
+            return ExitCode::from(1);
+        }
+    }
+    if failed > 0 {
+        eprintln!("hark transcribe: {failed} of {n} files failed");
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// One scored utterance of `hark eval`.
+struct Scored {
+    id: String,
+    audio: PathBuf,
+    reference: String,
+    hypothesis: Option<String>,
+    error: Option<String>,
+    duration_s: f64,
+    cer: f64,
+    wer: f64,
+}
+
+/// Process CPU seconds (user + system) so far, from `/proc/self/stat` (Linux; `None` elsewhere).
+fn process_cpu_s() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesized command name; utime and stime are fields 14 and 15, in
+    // USER_HZ = 100 ticks per second on Linux.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
+fn rate(edits: usize, n: usize) -> f64 {
+    if n == 0 { if edits == 0 { 0.0 } else { f64::INFINITY } } else { edits as f64 / n as f64 }
+}
+
+/// `hark eval`: transcribes every utterance of a labeled folder and scores it (corpus WER/CER as
+/// sclite and jiwer compute them: total edits over total reference words/characters).
+pub fn eval(args: &EvalArgs) -> ExitCode {
+    match eval_inner(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("hark eval: {e}");
+            super::exit_code_for(&e)
+        }
+    }
+}
+
+fn eval_inner(args: &EvalArgs) -> Result<ExitCode> {
+    let tr = args.decoder.transcriber()?;
+    let cfg = &tr.model.config;
+    let ds = scan_dataset(&args.data, &cfg.alphabet, cfg.output_frames_per_second())?;
+    eprintln!(
+        "{}: {} utterances, {:.3} h, {} skipped",
+        ds.report.source.display(),
+        ds.report.utterances,
+        ds.report.total_hours,
+        ds.report.skipped.len()
+    );
+    for s in &ds.report.skipped {
+        eprintln!("  skipped: {s}");
+    }
+    if ds.utterances.is_empty() {
+        return Err(Error::data(&args.data, "no usable utterances to evaluate"));
+    }
+    let total_ms: u64 = ds.utterances.iter().map(|u| (u.duration_s * 1000.0) as u64).sum();
+    let pb = bar(total_ms, "{spinner} evaluating [{bar:40}] {percent:>3}% eta {eta}");
+    let cpu0 = process_cpu_s();
+    let wall0 = Instant::now();
+    let scored: Vec<(Scored, f64)> = ds
+        .utterances
+        .par_iter()
+        .map(|u| {
+            let t0 = Instant::now();
+            let r = read_mono_16k(&u.audio).and_then(|s| {
+                let t = tr.transcribe_samples(&s)?;
+                Ok((t.text(), s.len() as f64 / crate::SAMPLE_RATE_HZ as f64))
+            });
+            let busy = t0.elapsed().as_secs_f64();
+            if let Some(b) = &pb {
+                b.inc((u.duration_s * 1000.0) as u64);
+            }
+            let (hypothesis, error, duration_s) = match r {
+                Ok((h, d)) => (Some(h), None, d),
+                Err(e) => (None, Some(e.to_string()), u.duration_s),
+            };
+            let h = hypothesis.as_deref().unwrap_or("");
+            let (c, w) = (char_edits(&u.text, h), word_edits(&u.text, h));
+            let s = Scored {
+                id: u.id.clone(),
+                audio: u.audio.clone(),
+                reference: u.text.clone(),
+                error,
+                duration_s,
+                cer: rate(c.errors(), c.reference_len()),
+                wer: rate(w.errors(), w.reference_len()),
+                hypothesis,
+            };
+            (s, busy)
+        })
+        .collect();
+    let wall = wall0.elapsed().as_secs_f64();
+    // Decode CPU time: the process's CPU time over the decoding phase where /proc tells it, else
+    // the summed busy time of the worker tasks (equal when the cores are not oversubscribed).
+    let busy_sum: f64 = scored.iter().map(|(_, b)| b).sum();
+    let cpu = match (cpu0, process_cpu_s()) {
+        (Some(a), Some(b)) if b > a => b - a,
+        _ => busy_sum,
+    };
+    if let Some(b) = pb {
+        b.finish_and_clear();
+    }
+    let scored: Vec<Scored> = scored.into_iter().map(|(s, _)| s).collect();
+
+    let mut rates = ErrorRates::new();
+    let mut failed = 0;
+    for s in &scored {
+        if let Some(e) = &s.error {
+            eprintln!("hark eval: {}: {e} (scored as an empty hypothesis)", s.id);
+            failed += 1;
+        }
+        rates.add(&s.reference, s.hypothesis.as_deref().unwrap_or(""));
+    }
+    let audio_s: f64 = scored.iter().map(|s| s.duration_s).sum();
+    let rtf = if audio_s > 0.0 { cpu / audio_s } else { 0.0 };
+    let pct = |r: Option<f64>| r.map_or("n/a".to_string(), |v| format!("{:.2}%", 100.0 * v));
+    let (w, c) = (rates.words, rates.chars);
+    println!("utterances: {} ({:.1} s of audio)", rates.utterances, audio_s);
+    println!(
+        "WER: {} ({} errors / {} words: {} substitutions, {} deletions, {} insertions)",
+        pct(rates.wer()),
+        w.errors(),
+        w.reference_len(),
+        w.substitutions,
+        w.deletions,
+        w.insertions
+    );
+    println!(
+        "CER: {} ({} errors / {} characters: {} substitutions, {} deletions, {} insertions)",
+        pct(rates.cer()),
+        c.errors(),
+        c.reference_len(),
+        c.substitutions,
+        c.deletions,
+        c.insertions
+    );
+    println!(
+        "real-time factor: {rtf:.4} ({cpu:.2} CPU s / {audio_s:.2} audio s; wall {wall:.2} s, \
+         {} threads)",
+        rayon::current_num_threads()
+    );
+    let mut order: Vec<usize> = (0..scored.len()).collect();
+    order.sort_by(|&a, &b| scored[b].cer.total_cmp(&scored[a].cer).then(a.cmp(&b)));
+    let worst = args.worst.min(scored.len());
+    if worst > 0 {
+        println!("worst {worst} by CER:");
+        for &i in &order[..worst] {
+            let s = &scored[i];
+            println!("  {} (CER {:.2}%)", s.id, 100.0 * s.cer);
+            println!("    ref: {}", s.reference);
+            println!("    hyp: {}", s.hypothesis.as_deref().unwrap_or("<error>"));
+        }
+    }
+    if let Some(path) = &args.json {
+        let counts = |e: &crate::train::metrics::EditCounts| {
+            json!({
+                "reference": e.reference_len(), "errors": e.errors(), "hits": e.hits,
+                "substitutions": e.substitutions, "deletions": e.deletions,
+                "insertions": e.insertions,
+            })
+        };
+        let v = json!({
+            "model": tr.model.source,
+            "data": args.data,
+            "utterances": rates.utterances,
+            "skipped": ds.report.skipped.len(),
+            "failed": failed,
+            "wer": rates.wer(),
+            "cer": rates.cer(),
+            "words": counts(&w),
+            "chars": counts(&c),
+            "audio_s": audio_s,
+            "cpu_s": cpu,
+            "wall_s": wall,
+            "rtf": rtf,
+            "beam": tr.beam.beam_width,
+            "lm": args.decoder.lm,
+            "per_utterance": scored.iter().map(|s| json!({
+                "id": s.id, "audio": s.audio, "reference": s.reference,
+                "hypothesis": s.hypothesis, "error": s.error, "cer": s.cer, "wer": s.wer,
+                "duration_s": s.duration_s,
+            })).collect::<Vec<_>>(),
+        });
+        let mut text = serde_json::to_string_pretty(&v)
+            .map_err(|e| Error::Options(format!("eval results to JSON: {e}")))?;
+        text.push('\n');
+        write_atomic(path, text.as_bytes())?;
+    }
+    Ok(if failed > 0 { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_default_model_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("default");
+        let e = resolve_model_path(None, &missing).unwrap_err().to_string();
+        assert!(
+            e.contains("no model given and no default model installed; train one with `hark train` or pass --model"),
+            "{e}"
+        );
+        let given = resolve_model_path(Some(Path::new("x/y")), &missing).unwrap();
+        assert_eq!(given, PathBuf::from("x/y"));
+        std::fs::create_dir(&missing).unwrap();
+        std::fs::write(missing.join("model.json"), "{}").unwrap();
+        assert_eq!(resolve_model_path(None, &missing).unwrap(), missing);
+    }
+
+    #[test]
+    fn out_paths_use_the_stem() {
+        let p = out_path(Path::new("out"), Path::new("a/b/talk.mp3"), Format::Srt);
+        assert_eq!(p, PathBuf::from("out/talk.srt"));
+    }
+
+    #[test]
+    fn rates_of_empty_references() {
+        assert_eq!(rate(0, 0), 0.0);
+        assert_eq!(rate(2, 0), f64::INFINITY);
+        assert_eq!(rate(1, 4), 0.25);
+    }
+}
