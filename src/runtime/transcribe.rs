@@ -136,6 +136,57 @@ pub fn segment_from_hypothesis(
     }
 }
 
+/// Silence between two words (s) that starts a new segment when a file is decoded in one pass.
+pub const PAUSE_S: f64 = 0.6;
+
+/// Splits a segment where the silence between consecutive characters is at least `pause_s` (a
+/// pause that long is also a word break, even where the decoder emitted no space). Each part
+/// spans its words plus `margin_s` on each side, within the original span and without overlap;
+/// a segment without words yields nothing.
+pub fn split_at_pauses(seg: Segment, pause_s: f64, margin_s: f64, frame_s: f64) -> Vec<Segment> {
+    // Words again, now also broken at long pauses between characters.
+    let mut broken: Vec<CharTime> = Vec::with_capacity(seg.chars.len());
+    for c in &seg.chars {
+        if let Some(p) = broken.last()
+            && !p.ch.is_whitespace()
+            && !c.ch.is_whitespace()
+            && c.time_s - (p.time_s + frame_s) >= pause_s
+        {
+            broken.push(CharTime { ch: ' ', time_s: p.time_s, confidence: 1.0 });
+        }
+        broken.push(c.clone());
+    }
+    let mut groups: Vec<Vec<Word>> = Vec::new();
+    for w in words_from_chars(&broken, frame_s) {
+        match groups.last_mut() {
+            Some(g) if w.start_s - g.last().map_or(f64::MIN, |p| p.end_s) < pause_s => g.push(w),
+            _ => groups.push(vec![w]),
+        }
+    }
+    let mut out: Vec<Segment> = Vec::with_capacity(groups.len());
+    for (i, words) in groups.iter().enumerate() {
+        let (first, last) = (words[0].start_s, words[words.len() - 1].end_s);
+        let next = groups.get(i + 1).map_or(seg.end_s, |g| g[0].start_s);
+        let prev_end = out.last().map_or(seg.start_s, |p: &Segment| p.end_s);
+        let start_s = (first - margin_s).max(prev_end).max(seg.start_s);
+        let end_s = (last + margin_s).min((last + next) / 2.0).min(seg.end_s);
+        let chars: Vec<CharTime> =
+            seg.chars.iter().filter(|c| c.time_s >= first && c.time_s < last).cloned().collect();
+        let chars: Vec<CharTime> = chars.into_iter().skip_while(|c| c.ch.is_whitespace()).collect();
+        let texts: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
+        let confidence = words.iter().map(|w| w.confidence).sum::<f32>() / words.len() as f32;
+        out.push(Segment {
+            start_s,
+            end_s,
+            text: texts.join(" "),
+            confidence,
+            words: words.clone(),
+            chars,
+        });
+    }
+    out
+}
+
 /// Groups characters into words at spaces (any whitespace).
 pub fn words_from_chars(chars: &[CharTime], frame_s: f64) -> Vec<Word> {
     let mut words = Vec::new();
@@ -257,6 +308,10 @@ struct Segmenter<'a> {
     max_len: u64,
     keep: u64,
     segments: Vec<Segment>,
+    /// Audio held back until it is clear whether the file fits in one segment. A file no longer
+    /// than the segment limit is decoded whole, as the model saw its training utterances: cutting
+    /// it at the endpointer's guesses only loses context at the cuts.
+    deferred: Option<Vec<f32>>,
 }
 
 impl<'a> Segmenter<'a> {
@@ -275,12 +330,24 @@ impl<'a> Segmenter<'a> {
             max_len,
             keep,
             segments: Vec::new(),
+            deferred: Some(Vec::new()),
         })
     }
 
     /// Feeds audio in pieces of at most [`PUSH_PIECE`] samples, so a gap never outgrows the
     /// segment limit by more than one piece whatever the caller's chunk size.
     fn push(&mut self, chunk: &[f32]) -> Result<()> {
+        if let Some(held) = &mut self.deferred {
+            held.extend_from_slice(chunk);
+            self.pos = held.len() as u64;
+            if self.pos <= self.max_len {
+                return Ok(());
+            }
+            // Longer than one segment: segment at pauses from the start.
+            let held = self.deferred.take().unwrap_or_default();
+            self.pos = 0;
+            return self.push(&held);
+        }
         for piece in chunk.chunks(PUSH_PIECE) {
             self.push_piece(piece)?;
         }
@@ -300,6 +367,19 @@ impl<'a> Segmenter<'a> {
     }
 
     fn finish(mut self) -> Result<Transcript> {
+        if let Some(held) = self.deferred.take() {
+            // The file fits in one window: run the network once over all of it (full context on
+            // both sides, as in training) and split the result at pauses between its words.
+            let duration_s = held.len() as f64 / SAMPLE_RATE_HZ as f64;
+            let hyp = self.tr.decode(&held)?;
+            let frame_s = self.tr.model.frame_duration_s() as f64;
+            let whole = segment_from_hypothesis(&hyp, 0.0, frame_s, (0.0, duration_s));
+            return Ok(Transcript {
+                path: None,
+                duration_s,
+                segments: split_at_pauses(whole, PAUSE_S, GAP_MARGIN_S, frame_s),
+            });
+        }
         for ev in self.ep.finish() {
             self.event(ev)?;
         }
