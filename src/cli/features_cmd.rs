@@ -142,30 +142,31 @@ pub fn features(args: &FeaturesArgs) -> Result<(usize, usize)> {
     let mut row = vec![0.0f32; dim];
     let mut frames = 0usize;
     let mut line = String::new();
-    let mut write_ready = |online: &mut OnlineFeatures, w: &mut BufWriter<&std::fs::File>| -> Result<()> {
-        while online.pop_frame(&mut row) {
-            frames += 1;
-            match format {
-                Format::Npy => {
-                    for v in &row {
-                        w.write_all(&v.to_le_bytes()).map_err(out_err)?;
-                    }
-                }
-                Format::Csv => {
-                    line.clear();
-                    for (i, v) in row.iter().enumerate() {
-                        if i > 0 {
-                            line.push(',');
+    let mut write_ready =
+        |online: &mut OnlineFeatures, w: &mut BufWriter<&std::fs::File>| -> Result<()> {
+            while online.pop_frame(&mut row) {
+                frames += 1;
+                match format {
+                    Format::Npy => {
+                        for v in &row {
+                            w.write_all(&v.to_le_bytes()).map_err(out_err)?;
                         }
-                        line.push_str(&v.to_string());
                     }
-                    line.push('\n');
-                    w.write_all(line.as_bytes()).map_err(out_err)?;
+                    Format::Csv => {
+                        line.clear();
+                        for (i, v) in row.iter().enumerate() {
+                            if i > 0 {
+                                line.push(',');
+                            }
+                            line.push_str(&v.to_string());
+                        }
+                        line.push('\n');
+                        w.write_all(line.as_bytes()).map_err(out_err)?;
+                    }
                 }
             }
-        }
-        Ok(())
-    };
+            Ok(())
+        };
     loop {
         chunk.clear();
         if source.read_chunk(&mut chunk)? == 0 {
@@ -229,7 +230,11 @@ mod tests {
         assert_eq!(a.len() % 64, 0);
         assert_eq!(&a[..6], b"\x93NUMPY");
         let text = std::str::from_utf8(&b[10..]).unwrap();
-        assert!(text.starts_with("{'descr': '<f4', 'fortran_order': False, 'shape': (123456789, 39), }"));
+        assert!(
+            text.starts_with(
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (123456789, 39), }"
+            )
+        );
         assert!(text.ends_with('\n'));
     }
 }

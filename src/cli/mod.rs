@@ -27,6 +27,8 @@ pub enum Command {
     Features(features_cmd::FeaturesArgs),
     /// List the input devices (microphones) Hark can record from; the default is marked `*`.
     Devices,
+    /// Transcribe the microphone live: provisional text while you speak, one line per utterance.
+    Listen(live_cmds::ListenArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -43,6 +45,7 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
         Some(Command::Devices) => live_cmds::devices(),
+        Some(Command::Listen(args)) => live_cmds::listen(&args),
         Some(Command::Features(args)) => match features_cmd::features(&args) {
             Ok((frames, dims)) => {
                 eprintln!("{}: {frames} frames × {dims} values", args.out.display());

@@ -18,8 +18,8 @@ pub use acoustic::{AcousticModel, ArchConfig};
 pub use config::{ModelConfig, TrainingInfo};
 pub use file::ModelPaths;
 
-use crate::features;
 use crate::Result;
+use crate::features;
 
 /// A loaded (or new) model: config + f32 network.
 #[derive(Clone, Debug)]

@@ -1,4 +1,6 @@
-//! Live recognition runtime: endpointing today; the streaming recognizer worker joins it when
-//! the model lands.
+//! Live recognition runtime: endpointing, the streaming recognizer worker and the typed messages
+//! it exchanges with the CLI and GUI.
 
 pub mod endpoint;
+pub mod messages;
+pub mod recognizer;
