@@ -36,6 +36,8 @@ pub enum Command {
     Transcribe(transcribe_cmds::TranscribeArgs),
     /// Measure WER, CER and speed of a model on a labeled folder.
     Eval(transcribe_cmds::EvalArgs),
+    /// Transcribe the microphone live: provisional text while you speak, one line per utterance.
+    Listen(live_cmds::ListenArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -57,6 +59,7 @@ pub fn main() -> ExitCode {
         Some(Command::Train(args)) => train_cmds::train(&args),
         Some(Command::Transcribe(args)) => transcribe_cmds::transcribe(&args),
         Some(Command::Eval(args)) => transcribe_cmds::eval(&args),
+        Some(Command::Listen(args)) => live_cmds::listen(&args),
         Some(Command::Features(args)) => match features_cmd::features(&args) {
             Ok((frames, dims)) => {
                 eprintln!("{}: {frames} frames × {dims} values", args.out.display());

@@ -1,6 +1,8 @@
-//! Runtime: endpointing, file transcription and export formats; the streaming recognizer worker
-//! joins them.
+//! Runtime: endpointing, file transcription and export formats, and the live streaming
+//! recognizer with the typed messages it exchanges with the CLI and GUI.
 
 pub mod endpoint;
 pub mod export;
+pub mod messages;
+pub mod recognizer;
 pub mod transcribe;
