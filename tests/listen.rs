@@ -235,7 +235,8 @@ fn stop_finalizes_the_open_utterance_and_notifies_each_event() {
     handle.join();
     drop(tx);
     assert_eq!(count.load(Ordering::SeqCst), events.len());
-    assert!(events.iter().any(|e| matches!(e, RecognizerEvent::Level { .. })));
+    // (Level events may all have been dropped: a stop that arrives before the worker has read the
+    // queue recognizes the queued audio but does not replay old meter readings.)
     let f = finals(&events.into_iter().map(|e| (0, e)).collect::<Vec<_>>());
     assert_eq!(f.len(), 1, "{f:?}");
     let (text, s, e) = &f[0];
