@@ -1,18 +1,25 @@
 //! Speed of the acoustic network at the sizes of `shared/peers/lstm_speed.py` (PyTorch baseline):
 //! 3-layer bidirectional LSTM, H = 256, D = 39, V = 29, no frame stacking, no dropout.
-//! - train step: B = 16, T = 300: forward, a fixed d loss / d logits, backward into zeroed
-//!   gradients, an SGD update (same memory traffic class as the optimizer step; Adam is elsewhere).
+//! - train step: B = 16, T = 300, the same work as the peer's timed step: zero the gradients,
+//!   forward, CTC loss + d loss / d logits (`CtcLoss`, log-softmax included, reduction `Mean`,
+//!   targets of 40–60 labels in 1..29), backward, one Adam step (lr 1e-3, no weight decay, like
+//!   `torch.optim.Adam` defaults). No gradient clipping (the peer has none).
 //! - inference: one 10 s utterance, T = 1000, B = 1, forward + log-softmax.
 //!
-//! Each at 1 and 2 threads (rayon pools; the two directions of a layer run in parallel).
-//! Results and the PyTorch comparison: benches/RESULTS-lstm.md.
+//! Each at 1 and 2 threads (rayon pools; the two directions of a layer run in parallel, the CTC
+//! utterances of a batch too). Warm-up and measurement times come from the command line
+//! (`-- --warm-up-time 2 --measurement-time 8`); 10 samples, one step per sample.
+//! Results and the PyTorch comparison: benches/RESULTS.md.
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
+use hark::ctc::{CtcLoss, Reduction};
 use hark::model::acoustic::{AcousticModel, ArchConfig};
 use hark::nn::matmul::{gemm, gemm_rows};
+use hark::nn::optim::{Adam, AdamConfig};
 use ndarray::{Array2, Array3};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use std::hint::black_box;
 
 fn config() -> ArchConfig {
     ArchConfig {
@@ -35,29 +42,39 @@ fn randn(rng: &mut ChaCha8Rng, dim: (usize, usize, usize), scale: f32) -> Array3
 fn bench(c: &mut Criterion) {
     let mut model = AcousticModel::<f32>::new(config()).expect("valid config");
     let mut rng = ChaCha8Rng::seed_from_u64(1);
-    let (t, b) = (300, 16);
+    let (t, b, v) = (300, 16, 29);
     let x = randn(&mut rng, (t, b, 39), 1.7);
-    let d_logits = randn(&mut rng, (t, b, 29), 0.01);
     let lengths = vec![t; b];
+    let targets: Vec<Vec<usize>> = (0..b)
+        .map(|_| {
+            let len = rng.random_range(40..=60);
+            (0..len).map(|_| rng.random_range(1..v)).collect()
+        })
+        .collect();
     let xi = randn(&mut rng, (1000, 1, 39), 1.7);
     let mut grads = model.new_grads();
+    let names: Vec<(String, usize)> =
+        model.params().iter().map(|(n, _, d)| (n.clone(), d.len())).collect();
+    let mut adam = Adam::<f32>::new(AdamConfig::default(), &names).expect("adam");
+    let mut ctc = CtcLoss::<f32>::new();
 
     for threads in [1, 2] {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
         let mut g = c.benchmark_group(format!("lstm_3x256_{threads}thread"));
         g.sample_size(10);
-        g.warm_up_time(std::time::Duration::from_secs(3));
-        g.measurement_time(std::time::Duration::from_secs(15));
-        g.bench_function("train_step_b16_t300", |bch| {
+        g.sampling_mode(SamplingMode::Flat);
+        g.bench_function("train_step_ctc_adam_b16_t300", |bch| {
             bch.iter(|| {
                 pool.install(|| {
                     grads.zero();
-                    let (_, cache) =
+                    let (logits, cache) =
                         model.forward(x.view(), &lengths, true, &mut rng).expect("shapes");
-                    model.backward(cache, d_logits.view(), &mut grads);
-                    for (p, gr) in model.params.tensors_mut().into_iter().zip(grads.as_slices()) {
-                        p.iter_mut().zip(gr).for_each(|(w, &d)| *w -= 1e-6 * d);
-                    }
+                    let out = ctc
+                        .compute(logits.view(), &lengths, &targets, Reduction::Mean)
+                        .expect("ctc");
+                    model.backward(cache, out.grad.view(), &mut grads);
+                    adam.step(&mut model.params_mut(), &grads.as_slices()).expect("adam");
+                    black_box(out.loss)
                 })
             })
         });
