@@ -69,9 +69,9 @@ pub struct ListenArgs {
     /// system's default input).
     #[arg(long, value_name = "NAME")]
     pub device: Option<String>,
-    /// Model directory (or NAME.json / NAME.safetensors).
-    #[arg(long, value_name = "M", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/models/default"))]
-    pub model: PathBuf,
+    /// Model directory (or NAME.json / NAME.safetensors); default: the shipped `models/default`.
+    #[arg(long, value_name = "M")]
+    pub model: Option<PathBuf>,
     /// Beam width of the final decoding (prefix beam search).
     #[arg(long, value_name = "N", default_value_t = 16)]
     pub beam: usize,
@@ -108,13 +108,8 @@ pub fn listen(args: &ListenArgs) -> ExitCode {
 }
 
 fn run_listen(args: &ListenArgs) -> anyhow::Result<ExitCode> {
-    if !args.model.exists() && !crate::model::ModelPaths::resolve(&args.model).config.exists() {
-        anyhow::bail!(
-            "no model at {}: pass --model DIR (a directory with model.json and model.safetensors)",
-            args.model.display()
-        );
-    }
-    let model = Arc::new(Model::load(&args.model)?);
+    let model_path = crate::cli::transcribe_cmds::resolve_model_path(args.model.as_deref())?;
+    let model = Arc::new(Model::load(&model_path)?);
     let lm: Option<Arc<dyn LanguageModel>> = match &args.lm {
         Some(p) => Some(Arc::new(ArpaLm::from_file(p)?)),
         None => None,

@@ -25,7 +25,7 @@ use serde_json::json;
 
 use crate::audio::{probe, read_mono_16k};
 use crate::ctc::{ArpaLm, BeamOptions};
-use crate::model::{Model, ModelPaths};
+use crate::model::Model;
 use crate::runtime::export::{self, Format};
 use crate::runtime::transcribe::{Transcriber, Transcript};
 use crate::train::data::scan_dataset;
@@ -34,7 +34,6 @@ use crate::util::write_atomic;
 use crate::{Error, Result};
 
 /// Where `--model` points when not given: the model shipped with this build of Hark.
-pub const DEFAULT_MODEL_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/default");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FormatArg {
@@ -111,24 +110,29 @@ pub struct EvalArgs {
     pub json: Option<PathBuf>,
 }
 
-/// The model path to load: `given`, else `default` if a model is installed there.
-pub fn resolve_model_path(given: Option<&Path>, default: &Path) -> Result<PathBuf> {
+/// The model path to load: `given`, else the shipped default model
+/// ([`crate::model::default_model_dir`]).
+pub fn resolve_model_path(given: Option<&Path>) -> Result<PathBuf> {
     if let Some(p) = given {
         return Ok(p.to_path_buf());
     }
-    if ModelPaths::resolve(default).config.is_file() {
-        return Ok(default.to_path_buf());
-    }
-    Err(Error::Options(
-        "no model given and no default model installed; train one with `hark train` or pass --model"
-            .into(),
-    ))
+    let candidates = crate::model::default_model_candidates();
+    crate::model::default_model_dir().ok_or_else(|| {
+        Error::model(
+            candidates.last().cloned().unwrap_or_default(),
+            format!(
+                "no model given and no default model found (looked in {}); pass --model, set \
+                 HARK_MODEL, or train one with `hark train`",
+                candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+            ),
+        )
+    })
 }
 
 impl DecoderArgs {
     /// Loads the model and the LM into a transcriber.
     pub fn transcriber(&self) -> Result<Transcriber> {
-        let path = resolve_model_path(self.model.as_deref(), Path::new(DEFAULT_MODEL_DIR))?;
+        let path = resolve_model_path(self.model.as_deref())?;
         let model = Model::load(&path)?;
         for (name, v) in [("--lm-weight", self.lm_weight), ("--word-bonus", self.word_bonus)] {
             if !v.is_finite() {
@@ -505,19 +509,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn no_default_model_message() {
-        let dir = tempfile::tempdir().unwrap();
-        let missing = dir.path().join("default");
-        let e = resolve_model_path(None, &missing).unwrap_err().to_string();
-        assert!(
-            e.contains("no model given and no default model installed; train one with `hark train` or pass --model"),
-            "{e}"
-        );
-        let given = resolve_model_path(Some(Path::new("x/y")), &missing).unwrap();
+    fn model_path_given_or_default() {
+        let given = resolve_model_path(Some(Path::new("x/y"))).unwrap();
         assert_eq!(given, PathBuf::from("x/y"));
-        std::fs::create_dir(&missing).unwrap();
-        std::fs::write(missing.join("model.json"), "{}").unwrap();
-        assert_eq!(resolve_model_path(None, &missing).unwrap(), missing);
+        let candidates = crate::model::default_model_candidates();
+        let source_tree = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default");
+        assert_eq!(candidates.last(), Some(&source_tree));
+        // Whatever is installed, the answer is a candidate holding a model, or a clear error.
+        match resolve_model_path(None) {
+            Ok(p) => assert!(candidates.contains(&p), "{}", p.display()),
+            Err(e) => assert!(e.to_string().contains("no default model found"), "{e}"),
+        }
     }
 
     #[test]

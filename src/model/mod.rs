@@ -21,6 +21,38 @@ pub use file::ModelPaths;
 use crate::Result;
 use crate::features;
 
+/// Environment variable that names a model to use instead of the shipped default.
+pub const MODEL_ENV: &str = "HARK_MODEL";
+
+/// Where the shipped default model is looked for, in order: `$HARK_MODEL`; `models/default`
+/// next to the executable, or three levels up from it (`target/release/hark` in a source tree);
+/// and the source tree this binary was built from.
+pub fn default_model_candidates() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Some(p) = std::env::var_os(MODEL_ENV).filter(|p| !p.is_empty()) {
+        out.push(PathBuf::from(p));
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        let mut dir = exe.parent().map(Path::to_path_buf);
+        for _ in 0..4 {
+            let Some(d) = dir else { break };
+            out.push(d.join("models").join("default"));
+            dir = d.parent().map(Path::to_path_buf);
+        }
+    }
+    out.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("models").join("default"));
+    out
+}
+
+/// The first of [`default_model_candidates`] that holds a model (`$HARK_MODEL` is returned even
+/// when it does not exist, so that loading it reports the user's own path), or `None`.
+pub fn default_model_dir() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os(MODEL_ENV).filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    default_model_candidates().into_iter().find(|d| ModelPaths::resolve(d).config.is_file())
+}
+
 /// A loaded (or new) model: config + f32 network.
 #[derive(Clone, Debug)]
 pub struct Model {
