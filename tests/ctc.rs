@@ -376,6 +376,83 @@ fn the_language_model_changes_the_winner() {
     assert_eq!(with_lm[0].char_times_s, vec![0.0, 0.06, 0.12]);
 }
 
+/// Hot words turn the decision the other way, with or without an LM, and a phrase is boosted
+/// only in order.
+#[test]
+fn hot_words_change_the_winner() {
+    use hark::ctc::{BiasedLm, HotWords};
+    use std::path::Path;
+    use std::sync::Arc;
+    let a = Alphabet::default();
+    let lp = frames(
+        &a,
+        &[
+            &[('h', 0.95)],
+            &[('_', 0.9)],
+            &[('a', 0.55), ('o', 0.44)],
+            &[('_', 0.9)],
+            &[('t', 0.95)],
+        ],
+    );
+    let hot = |words: &[&str], boost| {
+        HotWords::new(words.iter().copied(), &a, boost, Path::new("hot.txt")).unwrap()
+    };
+    // No LM: "hat" wins acoustically by ln(0.55/0.44) = 0.22; a boost of 1 makes it "hot".
+    let opts = BeamOptions { lm_weight: 0.5, word_bonus: 0.0, ..no_lm(8) };
+    let biased = BiasedLm::new(None, hot(&["hot"], 1.0), 0.5);
+    let h = prefix_beam_search(lp.view(), &a, 0.03, &opts, Some(&biased as &dyn LanguageModel));
+    assert_eq!(h[0].text, "hot");
+    // A boost smaller than the acoustic margin does not.
+    let weak = BiasedLm::new(None, hot(&["hot"], 0.1), 0.5);
+    let h = prefix_beam_search(lp.view(), &a, 0.03, &opts, Some(&weak as &dyn LanguageModel));
+    assert_eq!(h[0].text, "hat");
+    // With the LM that prefers "hot", boosting "hat" by more than the LM margin wins it back:
+    // LM margin (weight 1) = (−0.4 − (−3.0))·ln 10 = 5.99, acoustic +0.22 for "hat".
+    let lm: Arc<dyn LanguageModel> = Arc::new(HAT_HOT_ARPA.parse::<ArpaLm>().unwrap());
+    let opts = BeamOptions { lm_weight: 1.0, ..no_lm(8) };
+    let with = BiasedLm::new(Some(lm.clone()), hot(&["hat"], 6.5), 1.0);
+    let h = prefix_beam_search(lp.view(), &a, 0.03, &opts, Some(&with as &dyn LanguageModel));
+    assert_eq!(h[0].text, "hat");
+    let short = BiasedLm::new(Some(lm), hot(&["hat"], 5.0), 1.0);
+    let h = prefix_beam_search(lp.view(), &a, 0.03, &opts, Some(&short as &dyn LanguageModel));
+    assert_eq!(h[0].text, "hot");
+}
+
+/// `hark lm build` writes an ARPA model that Hark reads back and that prefers sentences like
+/// its text; bad input is a clear error with exit code 2.
+#[test]
+fn lm_build_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("text.txt");
+    std::fs::write(&text, "the cat sat on the mat\nthe dog sat on the log\n42 is a number\n")
+        .unwrap();
+    let arpa = dir.path().join("lm.arpa");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hark"))
+        .args(["lm", "build"])
+        .arg(&text)
+        .arg("--out")
+        .arg(&arpa)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("2 sentences") && err.contains("1 lines skipped"), "{err}");
+    let lm = ArpaLm::from_file(&arpa).unwrap();
+    assert_eq!(lm.order(), 3);
+    assert!(
+        lm.sentence_log10(&["the", "cat", "sat", "on", "the", "log"])
+            > lm.sentence_log10(&["log", "the", "on", "sat", "cat", "the"])
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hark"))
+        .args(["lm", "build", "/nonexistent.txt", "--out"])
+        .arg(dir.path().join("x.arpa"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent.txt"));
+    assert!(!dir.path().join("x.arpa").exists());
+}
+
 #[test]
 fn lm_is_applied_to_each_completed_word() {
     let a = Alphabet::default();

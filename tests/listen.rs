@@ -301,7 +301,7 @@ fn listen_missing_model_is_a_clear_error() {
     let out = hark().args(["listen", "--model", "/nonexistent/model"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no model at /nonexistent/model"), "{err}");
+    assert!(err.contains("/nonexistent/model") && err.contains("no model here"), "{err}");
 }
 
 fn vmic_running() -> bool {

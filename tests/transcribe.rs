@@ -437,7 +437,7 @@ fn beam_search_and_lm_agree_with_greedy_on_a_clear_model() {
     let mut tr = Transcriber::new(tone_model());
     tr.beam.beam_width = 8;
     let beam = tr.transcribe_samples(&two_bursts()).unwrap();
-    tr.lm = Some(TINY_ARPA.parse().unwrap());
+    tr.lm = Some(std::sync::Arc::new(TINY_ARPA.parse::<hark::ctc::ArpaLm>().unwrap()));
     let with_lm = tr.transcribe_samples(&two_bursts()).unwrap();
     for t in [&beam, &with_lm] {
         assert_eq!(t.text(), greedy.text());

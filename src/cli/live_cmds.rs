@@ -10,8 +10,6 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::audio::capture::{Capture, DeviceInfo, list_input_devices};
-use crate::ctc::decode::BeamOptions;
-use crate::ctc::lm::{ArpaLm, LanguageModel};
 use crate::model::Model;
 use crate::runtime::endpoint::EndpointOptions;
 use crate::runtime::messages::{RecognizerCommand, RecognizerEvent};
@@ -75,9 +73,9 @@ pub struct ListenArgs {
     /// Beam width of the final decoding (prefix beam search).
     #[arg(long, value_name = "N", default_value_t = 16)]
     pub beam: usize,
-    /// ARPA word language model used by the final decoding.
-    #[arg(long, value_name = "FILE")]
-    pub lm: Option<PathBuf>,
+    /// Language model and hot words of the final decoding.
+    #[command(flatten)]
+    pub lm: crate::cli::transcribe_cmds::LmArgs,
     /// Also record everything heard to this 16 kHz mono WAV (written when listening stops).
     #[arg(long, value_name = "FILE.wav")]
     pub save: Option<PathBuf>,
@@ -110,19 +108,16 @@ pub fn listen(args: &ListenArgs) -> ExitCode {
 fn run_listen(args: &ListenArgs) -> anyhow::Result<ExitCode> {
     let model_path = crate::cli::transcribe_cmds::resolve_model_path(args.model.as_deref())?;
     let model = Arc::new(Model::load(&model_path)?);
-    let lm: Option<Arc<dyn LanguageModel>> = match &args.lm {
-        Some(p) => Some(Arc::new(ArpaLm::from_file(p)?)),
-        None => None,
-    };
+    let setup = args.lm.setup(&model_path, &model.config.alphabet, Some(args.beam.max(1)))?;
     let opts = RecognizerOptions {
         endpoint: EndpointOptions {
             trailing_silence_ms: args.trailing_silence_ms,
             ..Default::default()
         },
-        beam: BeamOptions { beam_width: args.beam, ..Default::default() },
+        beam: setup.beam,
         ..Default::default()
     };
-    let recognizer = Recognizer::new(model, lm, opts)?;
+    let recognizer = Recognizer::new(model, setup.lm, opts)?;
 
     let mut feeder = None;
     let input = match &args.input {

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 pub mod audio_cmds;
 pub mod features_cmd;
 pub mod live_cmds;
+pub mod lm_cmds;
 pub mod train_cmds;
 pub mod transcribe_cmds;
 
@@ -36,6 +37,9 @@ pub enum Command {
     Transcribe(transcribe_cmds::TranscribeArgs),
     /// Measure WER, CER and speed of a model on a labeled folder.
     Eval(transcribe_cmds::EvalArgs),
+    /// Word language models: build one from text, tune its weight on labeled data.
+    #[command(subcommand)]
+    Lm(lm_cmds::LmCommand),
     /// Transcribe the microphone live: provisional text while you speak, one line per utterance.
     Listen(live_cmds::ListenArgs),
 }
@@ -60,6 +64,7 @@ pub fn main() -> ExitCode {
         Some(Command::Transcribe(args)) => transcribe_cmds::transcribe(&args),
         Some(Command::Eval(args)) => transcribe_cmds::eval(&args),
         Some(Command::Listen(args)) => live_cmds::listen(&args),
+        Some(Command::Lm(cmd)) => lm_cmds::lm(&cmd),
         Some(Command::Features(args)) => match features_cmd::features(&args) {
             Ok((frames, dims)) => {
                 eprintln!("{}: {frames} frames × {dims} values", args.out.display());

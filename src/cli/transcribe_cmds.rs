@@ -15,7 +15,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use clap::{Args, ValueEnum};
@@ -24,8 +24,10 @@ use rayon::prelude::*;
 use serde_json::json;
 
 use crate::audio::{probe, read_mono_16k};
-use crate::ctc::{ArpaLm, BeamOptions};
+use crate::ctc::lm::LanguageModel;
+use crate::ctc::{ArpaLm, BeamOptions, HotWords};
 use crate::model::Model;
+use crate::runtime::decoder::{DecoderConfig, assemble_lm};
 use crate::runtime::export::{self, Format};
 use crate::runtime::transcribe::{Transcriber, Transcript};
 use crate::train::data::scan_dataset;
@@ -64,18 +66,118 @@ pub struct DecoderArgs {
     /// Model directory (or NAME.json / NAME.safetensors); default: the shipped `models/default`.
     #[arg(long, short, value_name = "M")]
     pub model: Option<PathBuf>,
-    /// Beam width of the CTC prefix beam search; 0 or 1 = greedy decoding (without --lm).
-    #[arg(long, default_value_t = 1, value_name = "N")]
-    pub beam: usize,
-    /// ARPA word language model used by the beam search.
+    /// Beam width of the CTC prefix beam search; 1 without a language model = greedy decoding.
+    /// Default: the model's decoder.json when its LM is used, 16 with another LM or hot words,
+    /// else 1.
+    #[arg(long, value_name = "N")]
+    pub beam: Option<usize>,
+    #[command(flatten)]
+    pub lm: LmArgs,
+}
+
+/// Language model and hot-word options (transcribe, eval, listen).
+#[derive(Debug, Clone, Args)]
+pub struct LmArgs {
+    /// ARPA word language model for the beam search (default: the one the model ships with, named
+    /// in its decoder.json).
     #[arg(long, value_name = "FILE.arpa")]
     pub lm: Option<PathBuf>,
-    /// Weight of the language model's log-probabilities.
-    #[arg(long, default_value_t = 0.5, value_name = "W")]
-    pub lm_weight: f32,
-    /// Score bonus per word (with --lm; counters the LM's preference for few words).
-    #[arg(long, default_value_t = 1.0, value_name = "B")]
-    pub word_bonus: f32,
+    /// Decode without a language model, even if the model ships with one.
+    #[arg(long, conflicts_with = "lm")]
+    pub no_lm: bool,
+    /// Weight of the language model's log-probabilities (default: the model's tuned value, else 0.5).
+    #[arg(long, value_name = "W")]
+    pub lm_weight: Option<f32>,
+    /// Score bonus per word with an LM (default: the model's tuned value, else 1.0).
+    #[arg(long, value_name = "B")]
+    pub word_bonus: Option<f32>,
+    /// Hot words: a text file with one word or phrase per line that the decoder should prefer.
+    #[arg(long, value_name = "FILE")]
+    pub hot_words: Option<PathBuf>,
+    /// A hot word or phrase (repeat for more).
+    #[arg(long = "hot-word", value_name = "PHRASE")]
+    pub hot_word: Vec<String>,
+    /// Score boost for each word of a hot word or phrase that is recognized.
+    #[arg(long, value_name = "B", default_value_t = 5.0)]
+    pub hot_boost: f32,
+}
+
+/// What the decoder runs with: beam settings, and the LM (with hot words) if any.
+pub struct DecoderSetup {
+    pub beam: BeamOptions,
+    pub lm: Option<Arc<dyn LanguageModel>>,
+    /// The ARPA file in use, for reports.
+    pub lm_path: Option<PathBuf>,
+}
+
+impl LmArgs {
+    /// Resolves the options against the model's own decoder settings (`decoder.json`).
+    pub fn setup(
+        &self,
+        model_path: &Path,
+        alphabet: &crate::ctc::Alphabet,
+        beam: Option<usize>,
+    ) -> Result<DecoderSetup> {
+        let (cfg, dir) = DecoderConfig::for_model(model_path)?;
+        let own_lm = cfg.lm.as_ref().map(|f| dir.join(f));
+        let lm_path = if self.no_lm { None } else { self.lm.clone().or(own_lm.clone()) };
+        let using_own = lm_path.is_some() && lm_path == own_lm;
+        let (lm_weight, word_bonus) = if using_own {
+            (self.lm_weight.unwrap_or(cfg.lm_weight), self.word_bonus.unwrap_or(cfg.word_bonus))
+        } else if lm_path.is_some() {
+            let d = BeamOptions::default();
+            (self.lm_weight.unwrap_or(d.lm_weight), self.word_bonus.unwrap_or(d.word_bonus))
+        } else {
+            // Hot words alone: no LM preference for short outputs to counter.
+            (
+                self.lm_weight.unwrap_or(BeamOptions::default().lm_weight),
+                self.word_bonus.unwrap_or(0.0),
+            )
+        };
+        for (name, v) in [("--lm-weight", lm_weight), ("--word-bonus", word_bonus)] {
+            if !v.is_finite() {
+                return Err(Error::Options(format!("{name} must be a finite number, got {v}")));
+            }
+        }
+        let mut hot: Option<HotWords> = match &self.hot_words {
+            Some(p) => Some(HotWords::from_file(p, alphabet, self.hot_boost)?),
+            None => None,
+        };
+        if !self.hot_word.is_empty() {
+            let more = HotWords::new(
+                self.hot_word.iter().map(String::as_str),
+                alphabet,
+                self.hot_boost,
+                Path::new("--hot-word"),
+            )?;
+            let mut lines: Vec<String> =
+                hot.iter().flat_map(|h| h.phrases().iter().map(|p| p.join(" "))).collect();
+            lines.extend(more.phrases().iter().map(|p| p.join(" ")));
+            hot = Some(HotWords::new(
+                lines.iter().map(String::as_str),
+                alphabet,
+                self.hot_boost,
+                Path::new("hot words"),
+            )?);
+        }
+        let has_hot = hot.as_ref().is_some_and(|h| !h.is_empty());
+        let arpa = match &lm_path {
+            Some(p) => Some(ArpaLm::from_file(p)?),
+            None => None,
+        };
+        let beam_width = beam.unwrap_or(if using_own {
+            cfg.beam.max(1)
+        } else if arpa.is_some() || has_hot {
+            16
+        } else {
+            1
+        });
+        Ok(DecoderSetup {
+            beam: BeamOptions { beam_width, lm_weight, word_bonus, ..BeamOptions::default() },
+            lm: assemble_lm(arpa, hot, lm_weight),
+            lm_path,
+        })
+    }
 }
 
 /// Arguments of `hark transcribe`.
@@ -130,27 +232,15 @@ pub fn resolve_model_path(given: Option<&Path>) -> Result<PathBuf> {
 }
 
 impl DecoderArgs {
-    /// Loads the model and the LM into a transcriber.
+    /// Loads the model, its LM and hot words into a transcriber.
     pub fn transcriber(&self) -> Result<Transcriber> {
         let path = resolve_model_path(self.model.as_deref())?;
         let model = Model::load(&path)?;
-        for (name, v) in [("--lm-weight", self.lm_weight), ("--word-bonus", self.word_bonus)] {
-            if !v.is_finite() {
-                return Err(Error::Options(format!("{name} must be a finite number, got {v}")));
-            }
-        }
-        let lm = match &self.lm {
-            Some(p) => Some(ArpaLm::from_file(p)?),
-            None => None,
-        };
+        let setup = self.lm.setup(&path, &model.config.alphabet, self.beam)?;
         let mut t = Transcriber::new(model);
-        t.beam = BeamOptions {
-            beam_width: self.beam,
-            lm_weight: self.lm_weight,
-            word_bonus: self.word_bonus,
-            ..BeamOptions::default()
-        };
-        t.lm = lm;
+        t.beam = setup.beam;
+        t.lm = setup.lm;
+        t.lm_path = setup.lm_path;
         Ok(t)
     }
 }
@@ -489,7 +579,9 @@ fn eval_inner(args: &EvalArgs) -> Result<ExitCode> {
             "wall_s": wall,
             "rtf": rtf,
             "beam": tr.beam.beam_width,
-            "lm": args.decoder.lm,
+            "lm": tr.lm_path,
+            "lm_weight": tr.beam.lm_weight,
+            "word_bonus": tr.beam.word_bonus,
             "per_utterance": scored.iter().map(|s| json!({
                 "id": s.id, "audio": s.audio, "reference": s.reference,
                 "hypothesis": s.hypothesis, "error": s.error, "cer": s.cer, "wer": s.wer,

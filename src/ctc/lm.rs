@@ -22,6 +22,10 @@ pub trait LanguageModel: Send + Sync {
     fn score_word(&self, state: &LmState, word: &str) -> (f32, LmState);
     /// `ln P(</s> | state)`: the utterance ends here.
     fn score_end(&self, state: &LmState) -> f32;
+    /// Whether `word` is in the model's vocabulary (unknown words are scored as `<unk>`).
+    fn knows(&self, _word: &str) -> bool {
+        true
+    }
 }
 
 /// log10 probability given to an unknown word when the model has no `<unk>` (as KenLM does).
@@ -239,6 +243,17 @@ impl ArpaLm {
         backoff + MISSING_UNK_LOG10
     }
 
+    /// `log10 P(word | history)` with words given as text (unknown words are `<unk>`).
+    pub fn log10_prob_words(&self, history: &[&str], word: &str) -> f32 {
+        let h: Vec<u32> = history.iter().map(|w| self.word_id(w)).collect();
+        self.log10_prob(&h, self.word_id(word))
+    }
+
+    /// Whether `word` is in the vocabulary.
+    pub fn contains(&self, word: &str) -> bool {
+        self.vocab.contains_key(word)
+    }
+
     fn advance(&self, state: &LmState, w: u32) -> LmState {
         let keep = self.order - 1;
         let mut next: Vec<u32> = state.0.clone();
@@ -274,6 +289,10 @@ impl LanguageModel for ArpaLm {
 
     fn score_end(&self, state: &LmState) -> f32 {
         self.log10_prob(&state.0, self.eos) * std::f32::consts::LN_10
+    }
+
+    fn knows(&self, word: &str) -> bool {
+        self.contains(word)
     }
 }
 

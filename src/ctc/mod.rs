@@ -3,10 +3,14 @@
 
 pub mod alphabet;
 pub mod decode;
+pub mod hotwords;
 pub mod lm;
+pub mod lm_build;
 pub mod loss;
 
 pub use alphabet::Alphabet;
 pub use decode::{BeamOptions, Hypothesis, greedy, prefix_beam_search};
+pub use hotwords::{BiasedLm, HotWords};
 pub use lm::{ArpaLm, LanguageModel, LmState};
+pub use lm_build::{LmBuildReport, LmBuilder};
 pub use loss::{CtcLoss, CtcOutput, Reduction, ctc_loss};

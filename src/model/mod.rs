@@ -74,6 +74,16 @@ impl Model {
     /// and then every tensor's name and shape before the weights are read.
     pub fn load(path: &Path) -> Result<Self> {
         let paths = ModelPaths::resolve(path);
+        if !paths.config.is_file() {
+            return Err(crate::Error::model(
+                path,
+                format!(
+                    "no model here: expected a directory holding model.json and \
+                     model.safetensors, or NAME.json with NAME.safetensors (missing {})",
+                    paths.config.display()
+                ),
+            ));
+        }
         let (config, tensors) = file::load_model::<ModelConfig>(path, |c: &ModelConfig| {
             c.validate(&paths.config)?;
             Ok(c.arch.param_shapes())

@@ -22,13 +22,14 @@
 //! last character's frame.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use ndarray::ArrayView2;
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::audio::AudioSource;
-use crate::ctc::lm::{ArpaLm, LanguageModel};
+use crate::ctc::lm::LanguageModel;
 use crate::ctc::{BeamOptions, Hypothesis, greedy, prefix_beam_search};
 use crate::model::Model;
 use crate::runtime::endpoint::{EndpointEvent, EndpointOptions, Endpointer};
@@ -213,7 +214,9 @@ pub struct Transcriber {
     /// `beam_width` 0 or 1 without an LM = greedy decoding; otherwise prefix beam search (an LM
     /// always goes with beam search, at least width 1).
     pub beam: BeamOptions,
-    pub lm: Option<ArpaLm>,
+    pub lm: Option<Arc<dyn LanguageModel>>,
+    /// The ARPA file `lm` was read from (for reports).
+    pub lm_path: Option<std::path::PathBuf>,
     /// Segmentation settings (`Transcriber::new` uses [`file_endpoint_options`]).
     pub endpoint: EndpointOptions,
 }
@@ -225,6 +228,7 @@ impl Transcriber {
             model,
             beam: BeamOptions { beam_width: 1, ..BeamOptions::default() },
             lm: None,
+            lm_path: None,
             endpoint: file_endpoint_options(),
         }
     }
@@ -288,7 +292,7 @@ impl Transcriber {
         if self.beam.beam_width <= 1 && self.lm.is_none() {
             return greedy(log_probs, alphabet, frame_s);
         }
-        let lm = self.lm.as_ref().map(|l| l as &dyn LanguageModel);
+        let lm = self.lm.as_deref();
         prefix_beam_search(log_probs, alphabet, frame_s, &self.beam, lm)
             .into_iter()
             .next()

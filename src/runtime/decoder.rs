@@ -1,0 +1,140 @@
+//! Decoder settings that travel with a model, and the assembly of the word language model and
+//! hot words that the beam search queries.
+//!
+//! A model directory may hold `decoder.json` next to `model.json`:
+//!
+//! ```json
+//! { "lm": "lm.arpa", "lm_weight": 0.8, "word_bonus": 1.5, "beam": 16, "note": "tuned on …" }
+//! ```
+//!
+//! `lm` is relative to the directory. Whoever loads the model (CLI, live recognizer, GUI) uses
+//! these as the defaults, so a shipped model decodes with its tuned language model out of the
+//! box; explicit options override them.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ctc::lm::{ArpaLm, LanguageModel};
+use crate::ctc::{BeamOptions, BiasedLm, HotWords};
+use crate::error::{Error, Result};
+
+/// File name of the decoder settings inside a model directory.
+pub const DECODER_FILE: &str = "decoder.json";
+
+/// Decoder defaults stored with a model (`DIR/decoder.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DecoderConfig {
+    /// ARPA language model, relative to the model directory.
+    pub lm: Option<String>,
+    pub lm_weight: f32,
+    pub word_bonus: f32,
+    /// Beam width (1 with no LM = greedy).
+    pub beam: usize,
+    /// Free text: how the weights were chosen.
+    pub note: String,
+}
+
+impl Default for DecoderConfig {
+    fn default() -> Self {
+        let b = BeamOptions::default();
+        DecoderConfig {
+            lm: None,
+            lm_weight: b.lm_weight,
+            word_bonus: b.word_bonus,
+            beam: 1,
+            note: String::new(),
+        }
+    }
+}
+
+impl DecoderConfig {
+    /// The settings stored with the model at `model_path` (a directory, or `NAME.json`, whose
+    /// directory is searched); the defaults if there are none.
+    pub fn for_model(model_path: &Path) -> Result<(Self, PathBuf)> {
+        let dir = if model_path.is_dir() {
+            model_path.to_path_buf()
+        } else {
+            model_path.parent().map(Path::to_path_buf).unwrap_or_default()
+        };
+        let file = dir.join(DECODER_FILE);
+        if !file.is_file() {
+            return Ok((DecoderConfig::default(), dir));
+        }
+        let text = std::fs::read_to_string(&file).map_err(|e| Error::io(&file, e))?;
+        let cfg: DecoderConfig = serde_json::from_str(&text)
+            .map_err(|e| Error::model(&file, format!("not valid decoder settings: {e}")))?;
+        cfg.validate(&file)?;
+        Ok((cfg, dir))
+    }
+
+    fn validate(&self, file: &Path) -> Result<()> {
+        for (name, v) in [("lm_weight", self.lm_weight), ("word_bonus", self.word_bonus)] {
+            if !v.is_finite() {
+                return Err(Error::model(file, format!("{name} must be a finite number, got {v}")));
+            }
+        }
+        if let Some(lm) = &self.lm {
+            let p = Path::new(lm);
+            if p.is_absolute() || p.components().any(|c| c == std::path::Component::ParentDir) {
+                return Err(Error::model(
+                    file,
+                    format!("lm must be a file inside the model directory, got {lm:?}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes `DIR/decoder.json` (atomically).
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        let file = dir.join(DECODER_FILE);
+        self.validate(&file)?;
+        let json = serde_json::to_string_pretty(self).expect("decoder settings serialize");
+        crate::util::write_atomic(&file, format!("{json}\n").as_bytes())
+    }
+}
+
+/// Combines an optional word LM and optional hot words into what the beam search queries.
+pub fn assemble_lm(
+    lm: Option<ArpaLm>,
+    hot: Option<HotWords>,
+    lm_weight: f32,
+) -> Option<Arc<dyn LanguageModel>> {
+    let lm: Option<Arc<dyn LanguageModel>> = lm.map(|l| Arc::new(l) as Arc<dyn LanguageModel>);
+    match hot {
+        Some(h) if !h.is_empty() => Some(Arc::new(BiasedLm::new(lm, h, lm_weight))),
+        _ => lm,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_bad_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let (none, d) = DecoderConfig::for_model(dir.path()).unwrap();
+        assert_eq!(none, DecoderConfig::default());
+        assert_eq!(d, dir.path());
+        let cfg = DecoderConfig {
+            lm: Some("lm.arpa".into()),
+            lm_weight: 0.8,
+            word_bonus: 2.0,
+            beam: 16,
+            note: "x".into(),
+        };
+        cfg.save(dir.path()).unwrap();
+        let (back, _) = DecoderConfig::for_model(&dir.path().join("model.json")).unwrap();
+        assert_eq!(back, cfg);
+        std::fs::write(dir.path().join(DECODER_FILE), r#"{"lm": "../../etc/passwd"}"#).unwrap();
+        let e = DecoderConfig::for_model(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("inside the model directory"), "{e}");
+        std::fs::write(dir.path().join(DECODER_FILE), r#"{"lm_wieght": 1}"#).unwrap();
+        let e = DecoderConfig::for_model(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("decoder.json") && e.contains("lm_wieght"), "{e}");
+    }
+}
