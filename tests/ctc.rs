@@ -376,6 +376,36 @@ fn the_language_model_changes_the_winner() {
     assert_eq!(with_lm[0].char_times_s, vec![0.0, 0.06, 0.12]);
 }
 
+/// With an LM, every word of the result is a word the LM knows (lexicon-constrained search):
+/// a non-word the acoustics prefer gives way to the closest word, and two words are not glued
+/// into one unknown string.
+#[test]
+fn lm_search_only_produces_known_words() {
+    let a = Alphabet::default();
+    let lp = frames(
+        &a,
+        &[
+            &[('h', 0.95)],
+            &[('_', 0.9)],
+            &[('x', 0.55), ('a', 0.4)],
+            &[('_', 0.9)],
+            &[('t', 0.95)],
+            &[(' ', 0.4), ('_', 0.55)],
+            &[('h', 0.95)],
+            &[('o', 0.9)],
+            &[('t', 0.95)],
+        ],
+    );
+    assert_eq!(greedy(lp.view(), &a, 0.03).text, "hxthot");
+    let lm: ArpaLm = HAT_HOT_ARPA.parse().unwrap();
+    let opts = BeamOptions { lm_weight: 0.5, ..no_lm(16) };
+    let h = prefix_beam_search(lp.view(), &a, 0.03, &opts, Some(&lm as &dyn LanguageModel));
+    assert_eq!(h[0].text, "hat hot");
+    for hyp in &h {
+        assert!(hyp.text.split_whitespace().all(|w| w == "hat" || w == "hot"), "{:?}", hyp.text);
+    }
+}
+
 /// Hot words turn the decision the other way, with or without an LM, and a phrase is boosted
 /// only in order.
 #[test]

@@ -428,8 +428,10 @@ fn cli_eval_scores_match_an_independent_count() {
     assert!(!worst.contains("u1.wav (") && !worst.contains("u2.wav ("));
 }
 
-const TINY_ARPA: &str =
-    "\\data\\\nngram 1=4\n\n\\1-grams:\n-1\t<unk>\n-99\t<s>\n-0.5\t</s>\n-0.3\ta\n\n\\end\\\n";
+/// The tone model spells each burst "a" with no space between bursts, so the whole file is the
+/// word "aa" to a lexicon-constrained decoder: the LM knows it.
+const TINY_ARPA: &str = "\\data\\\nngram 1=5\n\n\\1-grams:\n-1\t<unk>\n-99\t<s>\n-0.5\t</s>\n-0.3\ta\n\
+    -0.4\taa\n\n\\end\\\n";
 
 #[test]
 fn beam_search_and_lm_agree_with_greedy_on_a_clear_model() {

@@ -14,6 +14,7 @@
 use ndarray::ArrayView2;
 
 use crate::ctc::Alphabet;
+use crate::ctc::lexicon::{self, Lexicon};
 use crate::ctc::lm::{LanguageModel, LmState};
 use crate::ctc::loss::log_add;
 
@@ -128,6 +129,8 @@ struct Node {
     /// `lm_weight · ln P_LM + word_bonus · words` of the completed words
     lm_state: u32,
     bonus: f32,
+    /// Lexicon node of the partial word (with a lexicon-constrained LM).
+    lex: u32,
 }
 
 struct Trie {
@@ -153,6 +156,7 @@ impl Trie {
             emit_best: ninf,
             lm_state,
             bonus,
+            lex: lexicon::ROOT,
         }
     }
 
@@ -191,9 +195,22 @@ impl Trie {
         }
     }
 
-    fn add_child(&mut self, n: u32, c: u32, ctx: &Ctx) -> u32 {
-        let (mut lm_state, mut bonus) =
-            (self.nodes[n as usize].lm_state, self.nodes[n as usize].bonus);
+    /// Adds the child `c` of `n`; `None` if the lexicon rules it out (the partial word would
+    /// not be the prefix of any word, or a space would end a partial word that is not a word).
+    fn add_child(&mut self, n: u32, c: u32, ctx: &Ctx) -> Option<u32> {
+        let parent = &self.nodes[n as usize];
+        let mut lex = lexicon::ROOT;
+        if let Some(lx) = ctx.lexicon {
+            if c == ctx.space {
+                if parent.lex != lexicon::ROOT && !lx.is_word(parent.lex) {
+                    return None;
+                }
+            } else {
+                let ch = ctx.alphabet.char_of(c as usize)?;
+                lex = lx.child(parent.lex, ch)?;
+            }
+        }
+        let (mut lm_state, mut bonus) = (parent.lm_state, parent.bonus);
         if c == ctx.space
             && let Some((state, b)) = self.complete_word(n, ctx)
         {
@@ -203,10 +220,11 @@ impl Trie {
         }
         let id = self.nodes.len() as u32;
         let mut node = Trie::node(n, c, lm_state, bonus);
+        node.lex = lex;
         node.next_sibling = self.nodes[n as usize].first_child;
         self.nodes.push(node);
         self.nodes[n as usize].first_child = id;
-        id
+        Some(id)
     }
 }
 
@@ -214,6 +232,7 @@ struct Ctx<'a> {
     alphabet: &'a Alphabet,
     opts: &'a BeamOptions,
     lm: Option<&'a dyn LanguageModel>,
+    lexicon: Option<&'a Lexicon>,
     space: u32,
 }
 
@@ -257,7 +276,13 @@ pub fn prefix_beam_search(
     // Without even a blank column there is nothing to decode: return the empty transcript.
     let t_len = if v == 0 { 0 } else { t_len };
     let beam_width = opts.beam_width.max(1);
-    let ctx = Ctx { alphabet, opts, lm, space: alphabet.space_label().map_or(NONE, |l| l as u32) };
+    let ctx = Ctx {
+        alphabet,
+        opts,
+        lm,
+        lexicon: lm.and_then(|m| m.lexicon()),
+        space: alphabet.space_label().map_or(NONE, |l| l as u32),
+    };
     let mut trie = Trie {
         nodes: Vec::with_capacity(t_len * beam_width * 2 + 1),
         states: vec![lm.map_or(LmState::default(), |m| m.begin())],
@@ -326,7 +351,10 @@ pub fn prefix_beam_search(
                 } else if found != NONE {
                     found
                 } else {
-                    trie.add_child(n, c, &ctx)
+                    match trie.add_child(n, c, &ctx) {
+                        Some(k) => k,
+                        None => continue,
+                    }
                 };
                 accumulate(&mut trie.nodes, &mut touched, child, tt, f32::NEG_INFINITY, p);
                 let node = &mut trie.nodes[child as usize];
@@ -353,7 +381,15 @@ pub fn prefix_beam_search(
         }
     }
 
-    // End of utterance: complete the last word and add </s>.
+    // End of utterance: complete the last word and add </s>. With a lexicon, a prefix whose last
+    // word is unfinished is not a result (unless nothing else is left).
+    let complete = |n: &u32| {
+        let node = &trie.nodes[*n as usize];
+        ctx.lexicon.is_none_or(|lx| node.lex == lexicon::ROOT || lx.is_word(node.lex))
+    };
+    if beam.iter().any(complete) {
+        beam.retain(complete);
+    }
     let mut finals: Vec<Hypothesis> = beam
         .iter()
         .map(|&n| {

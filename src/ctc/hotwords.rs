@@ -15,6 +15,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::ctc::Alphabet;
+use crate::ctc::lexicon::Lexicon;
 use crate::ctc::lm::{LanguageModel, LmState};
 use crate::error::{Error, Result};
 
@@ -87,6 +88,8 @@ impl HotWords {
 /// A language model (or none) with hot-word boosts added.
 pub struct BiasedLm {
     inner: Option<Arc<dyn LanguageModel>>,
+    /// The wrapped LM's lexicon plus the hot words (`None` without a lexicon-constrained LM).
+    lexicon: Option<Lexicon>,
     hot: HotWords,
     /// The decoder multiplies every LM score by this weight; the boost is divided by it so that
     /// it reaches the decoder score unscaled.
@@ -95,7 +98,13 @@ pub struct BiasedLm {
 
 impl BiasedLm {
     pub fn new(inner: Option<Arc<dyn LanguageModel>>, hot: HotWords, lm_weight: f32) -> Self {
-        BiasedLm { inner, hot, lm_weight }
+        let lexicon = inner.as_ref().and_then(|m| m.lexicon()).cloned().map(|mut lx| {
+            for w in &hot.words {
+                lx.insert(w);
+            }
+            lx
+        });
+        BiasedLm { inner, lexicon, hot, lm_weight }
     }
 
     fn split<'s>(&self, state: &'s LmState) -> (LmState, &'s [u32]) {
@@ -167,6 +176,10 @@ impl LanguageModel for BiasedLm {
 
     fn knows(&self, word: &str) -> bool {
         self.hot.words.contains(word) || self.inner.as_ref().is_none_or(|m| m.knows(word))
+    }
+
+    fn lexicon(&self) -> Option<&Lexicon> {
+        self.lexicon.as_ref()
     }
 }
 

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
 
+use crate::ctc::lexicon::Lexicon;
 use crate::error::{Error, Result};
 
 /// Opaque language-model context: for [`ArpaLm`], the ids of the most recent words (oldest first).
@@ -25,6 +26,10 @@ pub trait LanguageModel: Send + Sync {
     /// Whether `word` is in the model's vocabulary (unknown words are scored as `<unk>`).
     fn knows(&self, _word: &str) -> bool {
         true
+    }
+    /// The words the decoder may produce while this model is used (`None`: any string).
+    fn lexicon(&self) -> Option<&Lexicon> {
+        None
     }
 }
 
@@ -47,6 +52,7 @@ pub struct ArpaLm {
     bos: u32,
     eos: u32,
     unk: Option<u32>,
+    lexicon: Lexicon,
 }
 
 impl FromStr for ArpaLm {
@@ -214,7 +220,10 @@ impl ArpaLm {
         let bos = id("<s>").ok_or_else(|| Error::data(path, "the 1-grams do not list <s>"))?;
         let eos = id("</s>").ok_or_else(|| Error::data(path, "the 1-grams do not list </s>"))?;
         let unk = id("<unk>");
-        Ok(ArpaLm { order, vocab, ngrams, bos, eos, unk })
+        let lexicon = Lexicon::from_words(
+            vocab.keys().map(String::as_str).filter(|w| !matches!(*w, "<s>" | "</s>" | "<unk>")),
+        );
+        Ok(ArpaLm { order, vocab, ngrams, bos, eos, unk, lexicon })
     }
 
     fn word_id(&self, word: &str) -> u32 {
@@ -293,6 +302,10 @@ impl LanguageModel for ArpaLm {
 
     fn knows(&self, word: &str) -> bool {
         self.contains(word)
+    }
+
+    fn lexicon(&self) -> Option<&Lexicon> {
+        Some(&self.lexicon)
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod alphabet;
 pub mod decode;
 pub mod hotwords;
+pub mod lexicon;
 pub mod lm;
 pub mod lm_build;
 pub mod loss;
@@ -11,6 +12,7 @@ pub mod loss;
 pub use alphabet::Alphabet;
 pub use decode::{BeamOptions, Hypothesis, greedy, prefix_beam_search};
 pub use hotwords::{BiasedLm, HotWords};
+pub use lexicon::Lexicon;
 pub use lm::{ArpaLm, LanguageModel, LmState};
 pub use lm_build::{LmBuildReport, LmBuilder};
 pub use loss::{CtcLoss, CtcOutput, Reduction, ctc_loss};

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Rebuilds Hark's default English model from nothing but Debian packages, the way the shipped
+# models/default was made:
+#   1. installs the text-to-speech engines (espeak-ng, MBROLA voices, flite, festival, pico) and
+#      the offline text sources (WordNet, fortunes, dasher);
+#   2. writes the prompt list (about 47,000 training and 2,400 held-out sentences);
+#   3. synthesizes the training corpus (training voices only) and the held-out test set
+#      (held-out voices speaking held-out sentences), with augmentation; same seed, same corpus;
+#   4. trains the model with `hark train` (resumable: run the script again to continue);
+#   5. builds the word trigram LM from the training sentences, tunes its weight on a development
+#      set (training voices, held-out sentences the test set does not use), and installs model + LM + decoder.json into models/default;
+#   6. measures CER/WER/RTF on the held-out set with `hark eval` (greedy and with the LM).
+#
+# Usage: scripts/make_default_model.sh [WORK_DIR]      (default WORK_DIR: ../hark-corpus)
+# Environment: NUM_TRAIN (12000 utterances ≈ 11 h), EPOCHS (40), JOBS (CPU count).
+# The corpus takes about 1 CPU-minute per hour of audio; training takes most of the time.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+WORK="${1:-$ROOT/../hark-corpus}"
+NUM_TRAIN="${NUM_TRAIN:-12000}"
+NUM_TEST="${NUM_TEST:-600}"
+EPOCHS="${EPOCHS:-40}"
+JOBS="${JOBS:-$(nproc)}"
+mkdir -p "$WORK"
+WORK="$(cd "$WORK" && pwd)"
+
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+need=()
+for p in espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox \
+    libsox-fmt-all wamerican wordnet-base fortunes dasher-data; do
+    dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+done
+# MBROLA is in contrib, its voices and pico in non-free.
+nonfree=(mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1 libttspico-utils mbrola-af1 mbrola-de1
+    mbrola-de2 mbrola-de3 mbrola-de5 mbrola-fr1 mbrola-fr4 mbrola-gr2 mbrola-hu1 mbrola-nl2
+    mbrola-pl1 mbrola-ro1 mbrola-sw1 mbrola-sw2)
+for p in "${nonfree[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+done
+if [ "${#need[@]}" -gt 0 ]; then
+    src=/etc/apt/sources.list.d/debian.sources
+    if [ -f "$src" ] && grep -q '^Components: main$' "$src"; then
+        $SUDO sed -i 's/^Components: main$/Components: main contrib non-free/' "$src"
+    fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
+cd "$WORK"
+[ -f prompts.tsv ] || python3 "$ROOT/scripts/make_corpus.py" prompts --out prompts.tsv
+[ -f train/manifest.jsonl ] || python3 "$ROOT/scripts/make_corpus.py" synth --prompts prompts.tsv \
+    --out train --voices train --num "$NUM_TRAIN" --seed 1 --jobs "$JOBS" --concat-prob 0.15
+[ -f test-heldout/manifest.jsonl ] || python3 "$ROOT/scripts/make_corpus.py" synth \
+    --prompts prompts.heldout.tsv --out test-heldout --voices heldout --num "$NUM_TEST" --seed 2 \
+    --prefix ho --jobs "$JOBS"
+# Development set for tuning the LM weight: training voices speaking held-out sentences that the
+# test set does not use (the LM has seen every training sentence, so those would flatter it).
+if [ ! -f dev/manifest.jsonl ]; then
+    python3 - <<'PY'
+import json
+test = {json.loads(l)["text"] for l in open("test-heldout/manifest.jsonl")}
+with open("prompts.dev.tsv", "w") as f:
+    for line in open("prompts.heldout.tsv"):
+        if line.split("\t")[1] not in test:
+            f.write(line)
+PY
+    python3 "$ROOT/scripts/make_corpus.py" synth --prompts prompts.dev.tsv --out dev --voices train \
+        --num 300 --seed 3 --prefix dev --jobs "$JOBS"
+fi
+
+cd "$ROOT"
+cargo build --release
+HARK="$ROOT/target/release/hark"
+RUN="$WORK/run"
+if [ -f "$RUN/checkpoint.safetensors" ]; then
+    "$HARK" train "$WORK/train" --out "$RUN" --resume
+else
+    "$HARK" train "$WORK/train" --out "$RUN" --epochs "$EPOCHS" --patience 6 \
+        --hidden 256 --layers 3 --stack 3
+fi
+
+# Language model from the training sentences only (held-out sentences stay unseen).
+cut -f2 "$WORK/prompts.tsv" > "$WORK/lm-text.txt"
+"$HARK" lm build "$WORK/lm-text.txt" --order 3 --out "$WORK/lm.arpa"
+
+DEST="$ROOT/models/default"
+mkdir -p "$DEST"
+cp "$RUN/model.json" "$RUN/model.safetensors" "$DEST/"
+cp "$RUN/log.jsonl" "$DEST/train-log.jsonl"
+cp "$RUN/train.json" "$DEST/train.json"
+"$HARK" lm tune "$WORK/dev" --model "$DEST" --lm "$WORK/lm.arpa" --save
+
+"$HARK" eval "$WORK/test-heldout" --model "$DEST" --beam 1 --no-lm --json "$WORK/eval-greedy.json"
+"$HARK" eval "$WORK/test-heldout" --model "$DEST" --json "$WORK/eval-lm.json"

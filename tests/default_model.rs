@@ -1,0 +1,106 @@
+//! The shipped default model (`models/default`) on the shipped samples (`assets/samples`:
+//! held-out voices speaking held-out sentences, none of them heard in training). A model that
+//! got broken — wrong weights, a bad LM, a decoder.json that does not load — fails here before
+//! it can land. The bounds sit a few points above what the shipped model measured (see
+//! models/default/README.md), so noise in float summation cannot trip them.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use hark::cli::transcribe_cmds::LmArgs;
+use hark::model::Model;
+use hark::runtime::transcribe::Transcriber;
+use hark::train::metrics::ErrorRates;
+
+/// Character error rate bounds (percent) over all samples.
+const GREEDY_CER_BOUND: f64 = 15.0;
+const LM_CER_BOUND: f64 = 12.0;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn samples() -> Vec<(PathBuf, String)> {
+    let dir = root().join("assets/samples");
+    let mut out: Vec<(PathBuf, String)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| {
+            let p = e.ok()?.path();
+            (p.extension()? == "wav").then_some(p)
+        })
+        .map(|wav| {
+            let text = std::fs::read_to_string(wav.with_extension("txt")).unwrap();
+            (wav, text.trim().to_string())
+        })
+        .collect();
+    out.sort();
+    assert!(out.len() >= 5, "expected the shipped samples in {}", dir.display());
+    out
+}
+
+fn no_lm_args() -> LmArgs {
+    LmArgs {
+        lm: None,
+        no_lm: false,
+        lm_weight: None,
+        word_bonus: None,
+        hot_words: None,
+        hot_word: Vec::new(),
+        hot_boost: 5.0,
+    }
+}
+
+fn cer_of(tr: &Transcriber) -> (f64, Vec<String>) {
+    let mut rates = ErrorRates::new();
+    let mut lines = Vec::new();
+    for (wav, reference) in samples() {
+        let hyp = tr.transcribe_file(&wav, &mut |_| {}).unwrap().text();
+        lines.push(format!("{}: ref {reference:?} hyp {hyp:?}", wav.display()));
+        rates.add(&reference, &hyp);
+    }
+    (100.0 * rates.cer().unwrap(), lines)
+}
+
+#[test]
+fn shipped_model_recognizes_the_shipped_samples() {
+    let dir = root().join("models/default");
+    let model = Model::load(&dir).expect("the default model loads");
+    assert_eq!(model.config.alphabet, hark::ctc::Alphabet::default());
+
+    let greedy = Transcriber::new(model.clone());
+    let (cer, lines) = cer_of(&greedy);
+    assert!(
+        cer <= GREEDY_CER_BOUND,
+        "greedy CER {cer:.2}% > {GREEDY_CER_BOUND}%:\n{}",
+        lines.join("\n")
+    );
+
+    // The shipped decoder settings: its LM, tuned weights and beam.
+    let setup = no_lm_args().setup(&dir, &model.config.alphabet, None).unwrap();
+    assert!(setup.lm.is_some(), "models/default/decoder.json names the shipped LM");
+    assert!(setup.beam.beam_width > 1);
+    let mut with_lm = Transcriber::new(model);
+    with_lm.beam = setup.beam;
+    with_lm.lm = setup.lm;
+    let (cer_lm, lines) = cer_of(&with_lm);
+    assert!(cer_lm <= LM_CER_BOUND, "LM CER {cer_lm:.2}% > {LM_CER_BOUND}%:\n{}", lines.join("\n"));
+}
+
+/// What the README shows: `hark transcribe assets/samples/…` with no model option uses the
+/// shipped model and its LM, and prints the words.
+#[test]
+fn transcribe_command_uses_the_shipped_model() {
+    let (wav, reference) = samples().into_iter().next().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hark"))
+        .arg("transcribe")
+        .arg(&wav)
+        .env_remove("HARK_MODEL")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let mut rates = ErrorRates::new();
+    rates.add(&reference, &text);
+    let cer = 100.0 * rates.cer().unwrap();
+    assert!(cer <= LM_CER_BOUND * 2.0, "{wav:?}: ref {reference:?}, got {text:?}");
+}
