@@ -578,6 +578,7 @@ fn eval_inner(args: &EvalArgs) -> Result<ExitCode> {
             "cpu_s": cpu,
             "wall_s": wall,
             "rtf": rtf,
+            "threads": rayon::current_num_threads(),
             "beam": tr.beam.beam_width,
             "lm": tr.lm_path,
             "lm_weight": tr.beam.lm_weight,

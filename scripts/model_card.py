@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""Writes a model directory's README.md and training-curve.svg from a `hark train` run.
+
+Usage: scripts/model_card.py RUN_DIR MODEL_DIR [EVAL.json ...]
+
+RUN_DIR holds train.json and log.jsonl (what `hark train` writes); MODEL_DIR is where the model
+was installed (models/default). Each EVAL.json is a `hark eval --json` result; they are listed in
+the accuracy table. Python 3 standard library only.
+"""
+
+import json
+import os
+import sys
+
+
+def load_log(run):
+    steps, epochs = [], []
+    with open(os.path.join(run, "log.jsonl"), encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            r = json.loads(line)
+            if "epoch" in r and isinstance(r["epoch"], dict):
+                epochs.append(r["epoch"])
+            elif "step" in r and "loss" in r:
+                steps.append(r)
+    # A resumed run may repeat epochs from before its last checkpoint: keep the last of each.
+    by_epoch = {}
+    for e in epochs:
+        by_epoch[e["epoch"]] = e
+    return steps, [by_epoch[k] for k in sorted(by_epoch)]
+
+
+def smooth(values, k=50):
+    out, acc = [], []
+    for v in values:
+        acc.append(v)
+        if len(acc) > k:
+            acc.pop(0)
+        out.append(sum(acc) / len(acc))
+    return out
+
+
+def svg_curve(steps, epochs, path):
+    """Two panels: training loss per step (smoothed) and validation CER per epoch."""
+    w, h, pad = 720, 260, 46
+
+    def panel(x0, title, xs, ys, xlabel, color, ymin=None, ymax=None):
+        if not xs:
+            return ""
+        lo = min(ys) if ymin is None else ymin
+        hi = max(ys) if ymax is None else ymax
+        hi = hi if hi > lo else lo + 1
+        xl, xh = min(xs), max(xs) if max(xs) > min(xs) else min(xs) + 1
+        pw = w / 2 - pad - 10
+
+        def px(x):
+            return x0 + pad + (x - xl) / (xh - xl) * pw
+
+        def py(y):
+            return h - pad + (lo - y) / (hi - lo) * (h - 2 * pad) if hi > lo else h / 2
+
+        pts = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in zip(xs, ys))
+        out = [
+            f'<text x="{x0 + pad}" y="20" font-size="13" font-family="sans-serif">{title}</text>',
+            f'<rect x="{x0 + pad}" y="{pad}" width="{pw:.1f}" height="{h - 2 * pad}" fill="none" stroke="#999"/>',
+            f'<polyline points="{pts}" fill="none" stroke="{color}" stroke-width="1.5"/>',
+        ]
+        for frac in (0, 0.5, 1):
+            yv = lo + frac * (hi - lo)
+            out.append(
+                f'<text x="{x0 + pad - 4}" y="{py(yv) + 4:.1f}" font-size="10" text-anchor="end" '
+                f'font-family="sans-serif">{yv:.3g}</text>'
+            )
+        for frac in (0, 0.5, 1):
+            xv = xl + frac * (xh - xl)
+            out.append(
+                f'<text x="{px(xv):.1f}" y="{h - pad + 14}" font-size="10" text-anchor="middle" '
+                f'font-family="sans-serif">{xv:.0f}</text>'
+            )
+        out.append(
+            f'<text x="{x0 + pad + pw / 2:.1f}" y="{h - 8}" font-size="11" text-anchor="middle" '
+            f'font-family="sans-serif">{xlabel}</text>'
+        )
+        return "\n".join(out)
+
+    xs = [s["step"] for s in steps]
+    ys = smooth([s["loss"] for s in steps])
+    ex = [e["epoch"] + 1 for e in epochs]
+    ey = [e["val_cer"] for e in epochs]
+    body = panel(0, "training loss per frame (50-step mean)", xs, ys, "step", "#1f77b4")
+    body += panel(w / 2, "validation CER % (training voices)", ex, ey, "epoch", "#d62728", ymin=0)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
+            f'viewBox="0 0 {w} {h}"><rect width="100%" height="100%" fill="white"/>\n{body}\n</svg>\n'
+        )
+
+
+def main():
+    if len(sys.argv) < 3:
+        sys.exit(__doc__)
+    run, dest = sys.argv[1], sys.argv[2]
+    evals = [json.load(open(p, encoding="utf-8")) for p in sys.argv[3:]]
+    job = json.load(open(os.path.join(run, "train.json"), encoding="utf-8"))
+    model = json.load(open(os.path.join(dest, "model.json"), encoding="utf-8"))
+    steps, epochs = load_log(run)
+    svg_curve(steps, epochs, os.path.join(dest, "training-curve.svg"))
+    arch = model.get("arch", {})
+    lines = [
+        "# Hark default English model",
+        "",
+        "Made by `scripts/make_default_model.sh` (corpus recipe `scripts/make_corpus.py`, training with",
+        "`hark train`, LM with `hark lm build` and `hark lm tune`). Files: `model.json` +",
+        "`model.safetensors` (the weights with the best validation CER), `lm.arpa` (word trigram LM",
+        "from the training sentences), `decoder.json` (the LM weight and word bonus tuned on a",
+        "development set), `train.json` (the training job), `train-log.jsonl` (every step and epoch).",
+        "",
+        "## Architecture",
+        "",
+        f"- {arch.get('layers')} bidirectional LSTM layers × {arch.get('hidden')} units per direction,",
+        f"  {arch.get('stack_frames')} MFCC frames stacked and subsampled ({10 * arch.get('subsample', 1)} ms per output",
+        f"  frame), dropout {arch.get('dropout')}, {arch.get('num_labels')} outputs (blank, space, a–z, apostrophe).",
+        "- Input: 13 MFCC + Δ + ΔΔ (python_speech_features settings), global mean/variance normalization.",
+        "",
+        "## Training",
+        "",
+        f"- Data: `{job.get('data')}` (see the recipe); validation: "
+        f"{job['options'].get('validation_percent')} % of it chosen by hash.",
+        "- Options: " + ", ".join(f"{k} {v}" for k, v in job["options"].items() if k != "augment"),
+        "- On-the-fly augmentation: " + ", ".join(f"{k} {v}" for k, v in job["options"]["augment"].items()),
+        "",
+        "![training curve](training-curve.svg)",
+        "",
+        "| epoch | train loss | val loss | val CER % | val WER % | lr | seconds |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for e in epochs:
+        best = " (best)" if e.get("best") else ""
+        lines.append(
+            f"| {e['epoch'] + 1}{best} | {e['train_loss']:.4f} | {e['val_loss']:.2f} | {e['val_cer']:.2f} | "
+            f"{e['val_wer']:.2f} | {e['learning_rate']:.1e} | {e['seconds']:.0f} |"
+        )
+    if evals:
+        lines += [
+            "",
+            "## Accuracy on held-out voices and sentences (`hark eval`)",
+            "",
+            "| decoding | utterances | CER % | WER % | real-time factor | threads |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for ev in evals:
+            how = "greedy, no LM" if not ev.get("lm") else f"beam {ev.get('beam')} + LM (weight {ev.get('lm_weight')}, bonus {ev.get('word_bonus')})"
+            lines.append(
+                f"| {how} | {ev['utterances']} | {100 * ev['cer']:.2f} | {100 * ev['wer']:.2f} | "
+                f"{ev['rtf']:.4f} | {ev.get('threads', '')} |"
+            )
+    with open(os.path.join(dest, "README.md"), "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
