@@ -3,9 +3,10 @@
 //! semantics, and `hark listen` end to end (through the virtual microphone when it runs, else the
 //! "no microphone" path).
 //!
-//! There is no trained model yet: a tiny seeded random BiLSTM with a sharpened projection stands
-//! in; its output depends on the input, which is all these equivalences need. `HARK_LISTEN_MODEL`
-//! points the end-to-end test at a real model instead.
+//! Most tests need no trained model: a tiny seeded random BiLSTM with a sharpened projection stands
+//! in; its output depends on the input, which is all these equivalences need. The end-to-end test
+//! compares microphone and file transcripts with a trained model: `HARK_LISTEN_MODEL`, else the
+//! default model (`hark::model::default_model_dir`) when one is installed.
 
 use std::f32::consts::PI;
 use std::path::{Path, PathBuf};
@@ -16,7 +17,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use hark::ctc::Alphabet;
-use hark::ctc::decode::{BeamOptions, prefix_beam_search};
+use hark::ctc::decode::{BeamOptions, greedy, prefix_beam_search};
 use hark::features::FeatureOptions;
 use hark::model::{ArchConfig, Model, ModelConfig};
 use hark::runtime::endpoint::EndpointOptions;
@@ -150,6 +151,55 @@ fn finals_equal_the_offline_decode_and_utterances_split_at_pauses() {
     for chunk in [37, 1024, 4800] {
         let mut rec = Recognizer::new(model.clone(), None, opts.clone()).unwrap();
         assert_eq!(finals(&run_sync(&mut rec, &x, chunk)), f, "chunk {chunk}");
+    }
+}
+
+/// Greedy text of the offline path on `samples`, spaces tidied as partials tidy them.
+fn offline_greedy(model: &Model, samples: &[f32]) -> String {
+    let feats = model.features(samples).unwrap();
+    let lp = model.log_probs(feats.view()).unwrap();
+    let h = greedy(lp.view(), &model.config.alphabet, model.frame_duration_s());
+    h.text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn partials_refresh_fast_until_the_first_one_then_at_the_normal_cadence() {
+    let model = Arc::new(tiny_model());
+    let (x, _) = two_bursts();
+    let partials = |first_ms: u32| {
+        let opts = RecognizerOptions {
+            partial_interval_ms: 250,
+            first_partial_interval_ms: first_ms,
+            ..Default::default()
+        };
+        let mut rec = Recognizer::new(model.clone(), None, opts).unwrap();
+        run_sync(&mut rec, &x, 160)
+            .into_iter()
+            .filter_map(|(pos, e)| match e {
+                RecognizerEvent::Partial { utterance, text, start_s, .. } => {
+                    Some((utterance, pos as usize, text, (start_s * SR).round() as usize))
+                }
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let fast = partials(50);
+    let slow = partials(250);
+    for utt in 0..2 {
+        let f: Vec<_> = fast.iter().filter(|p| p.0 == utt).collect();
+        let s: Vec<_> = slow.iter().filter(|p| p.0 == utt).collect();
+        assert!(!f.is_empty() && !s.is_empty(), "utterance {utt}: {fast:?} / {slow:?}");
+        // Never later than at the normal cadence.
+        assert!(f[0].1 <= s[0].1, "utterance {utt}: first partial at {} vs {}", f[0].1, s[0].1);
+        // Each partial is the greedy decode of the utterance's audio heard so far.
+        for (_, pos, text, start) in f.iter().chain(&s).copied() {
+            assert_eq!(*text, offline_greedy(&model, &x[*start..*pos]), "at {pos}");
+        }
+        // After the first partial, refreshes are back to every 250 ms (4000 samples; partials
+        // come only when the text changed, so at multiples of it).
+        for p in &f[1..] {
+            assert_eq!((p.1 - f[0].1) % secs(0.25), 0, "partial at {} after {}", p.1, f[0].1);
+        }
     }
 }
 
@@ -304,6 +354,15 @@ fn listen_missing_model_is_a_clear_error() {
     assert!(err.contains("/nonexistent/model") && err.contains("no model here"), "{err}");
 }
 
+/// The trained model the end-to-end test compares with: `HARK_LISTEN_MODEL`, else the default
+/// model (`HARK_MODEL`, then `models/default`) when one is installed.
+fn trained_model() -> Option<PathBuf> {
+    std::env::var_os("HARK_LISTEN_MODEL")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .or_else(hark::model::default_model_dir)
+}
+
 fn vmic_running() -> bool {
     std::env::var_os("PULSE_SERVER").is_some()
         && Command::new("pactl").arg("info").output().is_ok_and(|o| o.status.success())
@@ -313,14 +372,13 @@ fn vmic_running() -> bool {
 /// `PULSE_SERVER` exported): speech made with espeak-ng is played into it while `hark listen`
 /// runs; its finals must match the file path (same recognizer, no microphone) within 5 CER
 /// points. Without it: the "no microphone" message and exit code 2.
-/// `HARK_LISTEN_MODEL` = a trained model to use instead of the tiny one.
+/// The comparison needs a trained model (see `trained_model`); without one the tiny model runs and
+/// the CER is printed, not asserted.
 #[test]
 fn listen_through_the_microphone_or_reports_none() {
     let dir = tempfile::tempdir().unwrap();
-    let model_path = match std::env::var_os("HARK_LISTEN_MODEL") {
-        Some(p) => PathBuf::from(p),
-        None => save_tiny(dir.path()),
-    };
+    let trained = trained_model();
+    let model_path = trained.clone().unwrap_or_else(|| save_tiny(dir.path()));
     if !vmic_running() {
         let out = hark()
             .env_remove("PULSE_SERVER")
@@ -376,11 +434,15 @@ fn listen_through_the_microphone_or_reports_none() {
     assert!(!reference.is_empty());
     assert!(!live.is_empty(), "nothing was recognized through the microphone");
     let cer = hark::train::metrics::char_edits(&reference, &live).rate().unwrap();
-    if std::env::var_os("HARK_LISTEN_MODEL").is_none() {
+    if trained.is_none() {
         // The tiny untrained model turns every sample difference (the microphone's start offset
         // within a 10 ms frame) into different letters, so only a trained model's transcripts can
         // be compared; this run checks that speech went through cpal and was recognized.
-        eprintln!("untrained model: mic vs file CER {:.1} % (not asserted)", cer * 100.0);
+        eprintln!(
+            "no default model installed (models/default, HARK_MODEL or HARK_LISTEN_MODEL): \
+             mic vs file CER {:.1} % with an untrained model, not asserted",
+            cer * 100.0
+        );
         return;
     }
     assert!(cer <= 0.05, "CER {:.1} %: mic {live:?} vs file {reference:?}", cer * 100.0);

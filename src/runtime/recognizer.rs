@@ -14,8 +14,9 @@
 //! The model is bidirectional, so a partial cannot be extended frame by frame: each refresh re-runs
 //! features + network over the utterance's *uncommitted* audio. Features are recomputed from the
 //! utterance buffer rather than kept incrementally with `OnlineFeatures`: MFCC costs ~1 % of the
-//! network (measured in `benches/RESULTS-live.md`), and recomputing keeps the final bit-identical to
-//! the offline path (`model.features` → `log_probs` → decoder) on the same samples.
+//! network (`cargo bench --bench live` prints both; results in `benches/RESULTS.md`), and
+//! recomputing keeps the final bit-identical to the offline path (`model.features` →
+//! `log_probs` → decoder) on the same samples.
 //!
 //! Bounded cost: when the uncommitted audio exceeds `partial_window_ms`, the text before a pause
 //! in the first part of it is *committed* (frozen, greedy): the cut is the middle of the longest
@@ -49,13 +50,25 @@ use crate::{Error, Result, SAMPLE_RATE_HZ};
 
 const SR: f32 = SAMPLE_RATE_HZ as f32;
 
-/// Settings of the live recognizer. `Default`: partials every 250 ms over at most 8 s of audio,
-/// beam 16, default endpointing (500 ms trailing silence, 15 s longest utterance).
+/// `first_partial_interval_ms` applies to the first this-much of an utterance only: noise that
+/// opened an utterance but decodes to nothing would otherwise be re-decoded at the fast cadence
+/// over a growing buffer (a refresh over 1.5 s costs ~35 ms with the 3×256 model).
+const FIRST_PARTIAL_SPAN_MS: u32 = 1500;
+
+/// Settings of the live recognizer. `Default`: partials every 250 ms (every 100 ms until the
+/// first one) over at most 8 s of audio, beam 16, default endpointing (500 ms trailing silence,
+/// 15 s longest utterance).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecognizerOptions {
     pub endpoint: EndpointOptions,
     /// New audio between partial refreshes while speech is active.
     pub partial_interval_ms: u32,
+    /// The same until the utterance's first partial has been shown (within its first
+    /// `FIRST_PARTIAL_SPAN_MS`): the first letters need a few hundred ms of speech before the
+    /// net emits them, and a refresh then costs little (the utterance is short), so a shorter
+    /// cadence here cuts the onset → first partial latency by up to `partial_interval_ms` at
+    /// almost no CPU (`benches/live.rs`).
+    pub first_partial_interval_ms: u32,
     /// Longest uncommitted audio a refresh decodes; above it, stable text is committed.
     pub partial_window_ms: u32,
     /// Final decoding (prefix beam search; `lm_weight`/`word_bonus` apply with an LM).
@@ -67,6 +80,7 @@ impl Default for RecognizerOptions {
         RecognizerOptions {
             endpoint: EndpointOptions::default(),
             partial_interval_ms: 250,
+            first_partial_interval_ms: 100,
             partial_window_ms: 8000,
             beam: BeamOptions::default(),
         }
@@ -80,6 +94,12 @@ impl RecognizerOptions {
             return Err(Error::Options(format!(
                 "recognizer.partial_interval_ms = {}: expected 10..=10000",
                 self.partial_interval_ms
+            )));
+        }
+        if !(10..=self.partial_interval_ms).contains(&self.first_partial_interval_ms) {
+            return Err(Error::Options(format!(
+                "recognizer.first_partial_interval_ms = {}: expected 10..=partial_interval_ms ({})",
+                self.first_partial_interval_ms, self.partial_interval_ms
             )));
         }
         if self.partial_window_ms < 1000 {
@@ -224,12 +244,17 @@ impl Recognizer {
     }
 
     /// Re-decodes the open utterance when `partial_interval_ms` of audio arrived since the last
-    /// refresh; returns a Partial when its text changed.
+    /// refresh (`first_partial_interval_ms` while no partial has been shown); returns a Partial
+    /// when its text changed.
     pub fn refresh_partial(&mut self) -> Option<RecognizerEvent> {
-        let interval =
-            (self.opts.partial_interval_ms as u64 * SAMPLE_RATE_HZ as u64 / 1000) as usize;
-        let window = (self.opts.partial_window_ms as u64 * SAMPLE_RATE_HZ as u64 / 1000) as usize;
+        let ms = |ms: u32| (ms as u64 * SAMPLE_RATE_HZ as u64 / 1000) as usize;
+        let window = ms(self.opts.partial_window_ms);
         let open = self.open.as_mut()?;
+        let interval = ms(if open.shown.is_empty() && open.buf.len() < ms(FIRST_PARTIAL_SPAN_MS) {
+            self.opts.first_partial_interval_ms
+        } else {
+            self.opts.partial_interval_ms
+        });
         if open.since_refresh < interval {
             return None;
         }
@@ -723,6 +748,8 @@ mod tests {
     fn options_are_checked() {
         let o = RecognizerOptions { partial_interval_ms: 0, ..Default::default() };
         assert!(o.validate().unwrap_err().to_string().contains("partial_interval_ms"));
+        let o = RecognizerOptions { first_partial_interval_ms: 300, ..Default::default() };
+        assert!(o.validate().unwrap_err().to_string().contains("first_partial_interval_ms"));
         let o = RecognizerOptions { partial_window_ms: 10, ..Default::default() };
         assert!(o.validate().unwrap_err().to_string().contains("partial_window_ms"));
         assert!(RecognizerOptions::default().validate().is_ok());
