@@ -14,8 +14,12 @@ MODEL="${1:-${HARK_MODEL:-}}"
 OUT="${2:-assets/screenshots}"
 TRAIN_WAIT="${TRAIN_WAIT:-100}"
 mkdir -p "$OUT"
-cargo build --release --quiet
-BIN="$PWD/target/release/hark"
+# HARK_BIN: a binary to use instead of building the release one.
+if [ -z "${HARK_BIN:-}" ]; then
+  cargo build --release --quiet
+  HARK_BIN="$PWD/target/release/hark"
+fi
+BIN="$HARK_BIN"
 WORK="$(mktemp -d)"
 export XDG_DATA_HOME="$WORK/data" XDG_RUNTIME_DIR="$WORK/run"
 mkdir -p "$XDG_DATA_HOME" "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"

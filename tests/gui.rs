@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use hark::ctc::Alphabet;
 use hark::features::{FeatureOptions, Normalization};
 use hark::gui::{HarkApp, Settings, Tab};
@@ -24,8 +24,11 @@ const SR: f64 = 16_000.0;
 fn tone_model() -> Model {
     const A: f32 = 0.5;
     const K: f32 = 10.0;
-    let features =
-        FeatureOptions { delta_order: 0, normalization: Normalization::None, ..FeatureOptions::default() };
+    let features = FeatureOptions {
+        delta_order: 0,
+        normalization: Normalization::None,
+        ..FeatureOptions::default()
+    };
     let arch = ArchConfig { hidden: 1, layers: 1, dropout: 0.0, ..ArchConfig::default() };
     let mut cfg = ModelConfig::new(arch, features, Alphabet::default());
     cfg.name = "tone detector".into();
@@ -57,7 +60,9 @@ fn tone_model() -> Model {
 
 fn tone(seconds: f64) -> Vec<f32> {
     let n = (seconds * SR).round() as usize;
-    (0..n).map(|i| 0.3 * (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / SR as f32).sin()).collect()
+    (0..n)
+        .map(|i| 0.3 * (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / SR as f32).sin())
+        .collect()
 }
 
 fn silence(seconds: f64) -> Vec<f32> {
@@ -72,7 +77,9 @@ fn save_tone_model(dir: &Path) -> PathBuf {
 }
 
 fn harness(app: HarkApp) -> Harness<'static, HarkApp> {
-    Harness::builder().with_size([1200.0, 900.0]).build_ui_state(|ui, app: &mut HarkApp| app.ui(ui), app)
+    Harness::builder()
+        .with_size([1200.0, 900.0])
+        .build_ui_state(|ui, app: &mut HarkApp| app.ui(ui), app)
 }
 
 /// Steps the UI until `cond` holds (background threads need wall time), or fails naming `what`.
@@ -88,7 +95,10 @@ fn wait_for(
         if cond(h) {
             return;
         }
-        assert!(t0.elapsed().as_secs_f64() < seconds, "timed out after {seconds} s waiting for {what}");
+        assert!(
+            t0.elapsed().as_secs_f64() < seconds,
+            "timed out after {seconds} s waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -150,7 +160,7 @@ fn train_tab_reports_the_data_trains_with_live_curves_and_stops() {
         "the broken pair is listed with its reason: {problems:?}"
     );
 
-    h.get_by_label("▶ Start training").click();
+    h.get_by_label("Start training").click();
     wait_for(&mut h, 30.0, "loss points and progress", |h| {
         h.state().train.curves.step_loss.len() >= 4 && shows(h, "Step ")
     });
@@ -167,7 +177,7 @@ fn train_tab_reports_the_data_trains_with_live_curves_and_stops() {
     let before = h.state().train.curves.step_loss.len();
     wait_for(&mut h, 20.0, "more steps", |h| h.state().train.curves.step_loss.len() > before);
 
-    h.get_by_label("⏹ Stop").click();
+    h.get_by_label("Stop").click();
     wait_for(&mut h, 30.0, "the run to stop", |h| !h.state().train.is_running());
     h.step();
     assert!(shows(&h, "Status: Run stopped"), "{:?}", texts(&h, "Status"));
@@ -227,7 +237,7 @@ fn live_tab_transcribes_a_file_played_in_real_time() {
     let mut h = harness(app);
     wait_for(&mut h, 10.0, "the model", |h| h.state().shared.model.model.is_some());
     type_into(&mut h, "Audio file", &wav.display().to_string());
-    h.get_by_label("▶ Start").click();
+    h.get_by_label("Start").click();
     wait_for(&mut h, 10.0, "listening", |h| shows(h, "Listening to the file"));
     wait_for(&mut h, 15.0, "the final line and the end of the input", |h| {
         !h.state().live.is_running() && !h.state().live.finals.is_empty()
@@ -236,7 +246,9 @@ fn live_tab_transcribes_a_file_played_in_real_time() {
     let finals = &h.state().live.finals;
     assert_eq!(finals.len(), 1, "{finals:?}");
     assert_eq!(finals[0].text, "a");
-    assert!((finals[0].start_s - 0.3).abs() < 0.3, "{finals:?}");
+    // The line spans the tone (0.3–0.9 s), give or take the endpointer's margins.
+    assert!(finals[0].start_s <= 0.35 && finals[0].end_s >= 0.85, "{finals:?}");
+    assert!(finals[0].end_s <= 1.9, "{finals:?}");
     assert!(h.state().live.envelope.iter().any(|[_, hi]| *hi > 0.2), "the waveform saw the tone");
     assert!(shows(&h, "[0:00."), "{:?}", texts(&h, "→"));
     assert!(shows(&h, "Stopped"));
@@ -252,10 +264,10 @@ fn record_tab_saves_numbered_takes_and_tabs_switch() {
 
     // Tabs: each shows its own content.
     for (tab, expect) in [
-        ("📄 Files", "No files yet"),
-        ("📈 Train", "Labeled folder"),
-        ("🧠 Models", "tone detector"),
-        ("⏺ Record", "Sentence 1 of 300"),
+        ("Files", "No files yet"),
+        ("Train", "Labeled folder"),
+        ("Models", "tone detector"),
+        ("Record", "Sentence 1 of 300"),
     ] {
         h.get_by_label(tab).click();
         h.step();
@@ -270,7 +282,7 @@ fn record_tab_saves_numbered_takes_and_tabs_switch() {
     // A take as the microphone would deliver it (the test machine has no microphone).
     h.state_mut().record.samples = tone(0.5);
     h.step();
-    h.get_by_label("💾 Save and next").click();
+    h.get_by_label("Save and next").click();
     h.step();
     h.step();
     assert_eq!(std::fs::read_to_string(folder.join("001.txt")).unwrap().trim(), prompt);

@@ -2,6 +2,7 @@
 //! per-file progress and cancel, searchable results with timestamps, and export to TXT, SRT, VTT
 //! or JSON (one file or all).
 
+use eframe::egui;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,7 +37,10 @@ impl Default for FilesSettings {
 pub enum FileState {
     Queued,
     /// Seconds read of the total.
-    Running { done_s: f64, total_s: Option<f64> },
+    Running {
+        done_s: f64,
+        total_s: Option<f64>,
+    },
     Done(Transcript),
     Failed(String),
     Cancelled,
@@ -187,9 +191,13 @@ impl FilesTab {
                     continue;
                 }
                 item.state = match ev {
-                    FileEvent::Started { total_s, .. } => FileState::Running { done_s: 0.0, total_s },
+                    FileEvent::Started { total_s, .. } => {
+                        FileState::Running { done_s: 0.0, total_s }
+                    }
                     FileEvent::Progress { done_s, .. } => match item.state {
-                        FileState::Running { total_s, .. } => FileState::Running { done_s, total_s },
+                        FileState::Running { total_s, .. } => {
+                            FileState::Running { done_s, total_s }
+                        }
                         _ => FileState::Running { done_s, total_s: None },
                     },
                     FileEvent::Done { result: Ok(t), .. } => FileState::Done(t),
@@ -197,8 +205,7 @@ impl FilesTab {
                 };
             }
         }
-        if let Some((what, r)) = self.dialog.as_ref().and_then(|(w, t)| t.poll().map(|r| (*w, r)))
-        {
+        if let Some((what, r)) = self.dialog.as_ref().and_then(|(w, t)| t.poll().map(|r| (*w, r))) {
             self.dialog = None;
             match r {
                 Ok(paths) if paths.is_empty() => {}
@@ -239,7 +246,8 @@ impl FilesTab {
         for item in &self.items {
             let FileState::Done(t) = &item.state else { continue };
             let stem = item.path.file_stem().map(|s| s.to_string_lossy().into_owned());
-            let out = dir.join(format!("{}.{}", stem.unwrap_or("transcript".into()), fmt.extension()));
+            let out =
+                dir.join(format!("{}.{}", stem.unwrap_or("transcript".into()), fmt.extension()));
             if let Err(e) =
                 export::render(t, fmt).and_then(|s| crate::util::write_atomic(&out, s.as_bytes()))
             {
@@ -253,15 +261,22 @@ impl FilesTab {
 
     pub fn ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
         // Files dropped anywhere on the window join the queue.
-        let dropped: Vec<PathBuf> =
-            ui.ctx().input(|i| i.raw.dropped_files.iter().filter_map(|f| f.path.clone()).collect());
+        let dropped: Vec<PathBuf> = ui.ctx().input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        });
         if !dropped.is_empty() {
             self.add(dropped, shared);
         }
         error_box(ui, &mut self.error);
         ui.horizontal(|ui| {
-            if ui.button("➕ Add files…").clicked() && self.dialog.is_none() {
-                self.dialog = Some((DialogFor::Add, worker::pick(Pick::AudioFiles, shared.notify.clone())));
+            if ui.button("Add files…").clicked() && self.dialog.is_none() {
+                self.dialog =
+                    Some((DialogFor::Add, worker::pick(Pick::AudioFiles, shared.notify.clone())));
             }
             let l = ui.label("or path:");
             ui.add(
@@ -299,14 +314,17 @@ impl FilesTab {
                 match path_of(&self.settings.export_dir) {
                     Some(d) => self.export_all(&d),
                     None if self.dialog.is_none() => {
-                        self.dialog =
-                            Some((DialogFor::ExportAll, worker::pick(Pick::Folder, shared.notify.clone())))
+                        self.dialog = Some((
+                            DialogFor::ExportAll,
+                            worker::pick(Pick::Folder, shared.notify.clone()),
+                        ))
                     }
                     None => {}
                 }
             }
             if ui.button("Clear finished").clicked() {
-                self.items.retain(|i| matches!(i.state, FileState::Queued | FileState::Running { .. }));
+                self.items
+                    .retain(|i| matches!(i.state, FileState::Queued | FileState::Running { .. }));
             }
         });
         if let Some(m) = &self.message {
@@ -348,7 +366,10 @@ impl FilesTab {
                                 ));
                             }
                             FileState::Failed(e) => {
-                                ui.colored_label(ui.visuals().error_fg_color, format!("failed: {e}"));
+                                ui.colored_label(
+                                    ui.visuals().error_fg_color,
+                                    format!("failed: {e}"),
+                                );
                             }
                             FileState::Cancelled => {
                                 ui.label("cancelled");

@@ -5,6 +5,7 @@
 //! feeds a forwarder thread that copies a min/max envelope for the waveform to the UI and hands
 //! every capture event on to the recognizer worker ([`RecognizerHandle`]).
 
+use eframe::egui;
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,7 +17,9 @@ use serde::{Deserialize, Serialize};
 
 use super::worker::{self, Notify, Pick, Task};
 use super::{Shared, error_box, path_field, path_of};
-use crate::audio::capture::{Capture, CaptureEvent, DeviceInfo, is_user_facing, list_input_devices};
+use crate::audio::capture::{
+    Capture, CaptureEvent, DeviceInfo, is_user_facing, list_input_devices,
+};
 use crate::model::Model;
 use crate::runtime::messages::{RecognizerCommand, RecognizerEvent};
 use crate::runtime::recognizer::{
@@ -160,7 +163,8 @@ impl LiveTab {
             match r {
                 Ok(Ok(all)) => {
                     let ids: Vec<String> = all.iter().map(|d| d.id.clone()).collect();
-                    self.devices = all.into_iter().filter(|d| is_user_facing(&d.id, &ids)).collect();
+                    self.devices =
+                        all.into_iter().filter(|d| is_user_facing(&d.id, &ids)).collect();
                 }
                 Ok(Err(e)) => self.error = Some(format!("Cannot list microphones: {e}")),
                 Err(()) => {}
@@ -290,11 +294,19 @@ impl LiveTab {
                                     if let Some(why) = &d.unavailable {
                                         name = format!("{name} (unavailable: {why})");
                                     }
-                                    ui.selectable_value(&mut self.settings.device, d.id.clone(), name);
+                                    ui.selectable_value(
+                                        &mut self.settings.device,
+                                        d.id.clone(),
+                                        name,
+                                    );
                                 }
                             },
                         );
-                        if ui.button("⟳").on_hover_text("List the microphones again").clicked() {
+                        if ui
+                            .button("Refresh")
+                            .on_hover_text("List the microphones again")
+                            .clicked()
+                        {
                             self.refresh_devices(shared.notify.clone());
                         }
                     });
@@ -311,10 +323,10 @@ impl LiveTab {
         });
         ui.horizontal(|ui| {
             if !running {
-                if ui.button("▶ Start").clicked() {
+                if ui.button("Start").clicked() {
                     self.start(shared);
                 }
-            } else if ui.add_enabled(!self.stopping, egui::Button::new("⏹ Stop")).clicked() {
+            } else if ui.add_enabled(!self.stopping, egui::Button::new("Stop")).clicked() {
                 self.stop();
             }
             ui.label(&self.status);
@@ -333,10 +345,10 @@ impl LiveTab {
         ui.separator();
         ui.horizontal(|ui| {
             ui.strong("Transcript");
-            if ui.button("📋 Copy").clicked() {
+            if ui.button("Copy").clicked() {
                 ui.ctx().copy_text(self.transcript());
             }
-            if ui.button("💾 Save…").clicked() && self.dialog.is_none() {
+            if ui.button("Save…").clicked() && self.dialog.is_none() {
                 self.dialog = Some((
                     true,
                     worker::pick(Pick::SaveAs("transcript.txt".into()), shared.notify.clone()),
@@ -482,7 +494,11 @@ fn start_worker(
             }
         })
         .map_err(|e| crate::Error::Device(format!("cannot start a thread: {e}")))?;
-    let handle =
-        RecognizerHandle::spawn(recognizer, AudioInput::Events(rx), None, Box::new(move || notify()))?;
+    let handle = RecognizerHandle::spawn(
+        recognizer,
+        AudioInput::Events(rx),
+        None,
+        Box::new(move || notify()),
+    )?;
     Ok((handle, env_rx, stop))
 }

@@ -13,6 +13,7 @@ pub mod record;
 pub mod train;
 pub mod worker;
 
+use eframe::egui;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -38,11 +39,11 @@ impl Tab {
 
     pub fn title(self) -> &'static str {
         match self {
-            Tab::Live => "🎤 Live",
-            Tab::Files => "📄 Files",
-            Tab::Train => "📈 Train",
-            Tab::Record => "⏺ Record",
-            Tab::Models => "🧠 Models",
+            Tab::Live => "Live",
+            Tab::Files => "Files",
+            Tab::Train => "Train",
+            Tab::Record => "Record",
+            Tab::Models => "Models",
         }
     }
 }
@@ -350,7 +351,7 @@ impl HarkApp {
         if !self.confirm_close {
             return;
         }
-        egui::Modal::new(egui::Id::new("confirm-close")).show(&ctx, |ui| {
+        egui::Modal::new(egui::Id::unique("confirm-close")).show(&ctx, |ui| {
             ui.heading("Training is running");
             ui.label("Quit anyway? Hark saves a checkpoint first, so the run can be resumed.");
             ui.horizontal(|ui| {
@@ -431,7 +432,7 @@ pub fn error_box(ui: &mut egui::Ui, error: &mut Option<String>) {
     let mut dismiss = false;
     egui::Frame::group(ui.style()).fill(ui.visuals().extreme_bg_color).show(ui, |ui| {
         ui.horizontal_wrapped(|ui| {
-            ui.colored_label(ui.visuals().error_fg_color, format!("⚠ {e}"));
+            ui.colored_label(ui.visuals().error_fg_color, format!("Problem: {e}"));
             dismiss = ui.small_button("Dismiss").clicked();
         });
     });

@@ -1,6 +1,7 @@
 //! Models tab: choose the model Live, Files and fine-tuning use, and see what it is: its
 //! architecture, front end, alphabet and recorded accuracy.
 
+use eframe::egui;
 use std::path::PathBuf;
 
 use super::worker::{self, Pick, Task};
@@ -89,11 +90,7 @@ impl ModelsTab {
                     format!(
                         "{} bidirectional LSTM layer(s) × {} units, {} stacked frames (subsample \
                          {}), {} parameters",
-                        c.arch.layers,
-                        c.arch.hidden,
-                        c.arch.stack_frames,
-                        c.arch.subsample,
-                        params
+                        c.arch.layers, c.arch.hidden, c.arch.stack_frames, c.arch.subsample, params
                     ),
                 );
                 row(
@@ -125,12 +122,7 @@ impl ModelsTab {
                 );
                 row(
                     "Training",
-                    format!(
-                        "{} epochs, {} steps, {}",
-                        t.epochs,
-                        t.steps,
-                        worker::eta(t.seconds)
-                    ),
+                    format!("{} epochs, {} steps, {}", t.epochs, t.steps, worker::eta(t.seconds)),
                 );
                 let pct = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.2} %"));
                 row("Validation CER", pct(t.val_cer));

@@ -2,6 +2,7 @@
 //! shows the waveform, plays it back or records it again, and saves `NNN.wav` + `NNN.txt`; one
 //! click then fine-tunes the current model on the folder.
 
+use eframe::egui;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -93,7 +94,8 @@ impl RecordTab {
         };
         self.prompts = parse_prompts(&text);
         if self.prompts.is_empty() {
-            self.error = Some(format!("The prompt file {from} has no sentences; using the shipped list."));
+            self.error =
+                Some(format!("The prompt file {from} has no sentences; using the shipped list."));
             self.prompts = parse_prompts(SHIPPED_PROMPTS);
         }
         self.settings.prompt %= self.prompts.len();
@@ -230,7 +232,9 @@ impl RecordTab {
                 self.error = Some(e);
             }
         }
-        if let Some((is_prompts, r)) = self.dialog.as_ref().and_then(|(w, t)| t.poll().map(|r| (*w, r))) {
+        if let Some((is_prompts, r)) =
+            self.dialog.as_ref().and_then(|(w, t)| t.poll().map(|r| (*w, r)))
+        {
             self.dialog = None;
             match r {
                 Ok(p) => {
@@ -256,8 +260,12 @@ impl RecordTab {
              sentences are enough to adapt the model to your voice.",
         );
         let before = self.settings.folder.clone();
-        if path_field(ui, "Recordings folder", &mut self.settings.folder, "a new or existing folder")
-            && self.dialog.is_none()
+        if path_field(
+            ui,
+            "Recordings folder",
+            &mut self.settings.folder,
+            "a new or existing folder",
+        ) && self.dialog.is_none()
         {
             self.dialog = Some((false, worker::pick(Pick::Folder, shared.notify.clone())));
         }
@@ -265,8 +273,12 @@ impl RecordTab {
             self.count_saved();
         }
         let before = self.settings.prompts_file.clone();
-        if path_field(ui, "Sentences from", &mut self.settings.prompts_file, "shipped list (300 sentences)")
-            && self.dialog.is_none()
+        if path_field(
+            ui,
+            "Sentences from",
+            &mut self.settings.prompts_file,
+            "shipped list (300 sentences)",
+        ) && self.dialog.is_none()
         {
             self.dialog = Some((true, worker::pick(Pick::TextFile, shared.notify.clone())));
         }
@@ -285,11 +297,12 @@ impl RecordTab {
                 self.settings.prompt % self.prompts.len() + 1,
                 self.prompts.len()
             ));
-            if ui.small_button("◀").on_hover_text("Previous sentence").clicked() {
-                self.settings.prompt = (self.settings.prompt + self.prompts.len() - 1) % self.prompts.len();
+            if ui.small_button("Previous").on_hover_text("Previous sentence").clicked() {
+                self.settings.prompt =
+                    (self.settings.prompt + self.prompts.len() - 1) % self.prompts.len();
                 self.samples.clear();
             }
-            if ui.small_button("▶").on_hover_text("Skip this sentence").clicked() {
+            if ui.small_button("Next").on_hover_text("Skip this sentence").clicked() {
                 self.settings.prompt = (self.settings.prompt + 1) % self.prompts.len();
                 self.samples.clear();
             }
@@ -301,33 +314,35 @@ impl RecordTab {
         ui.add_space(4.0);
         ui.horizontal(|ui| {
             if self.is_recording {
-                if ui.button("⏹ Stop recording").clicked() {
+                if ui.button("Stop recording").clicked() {
                     self.stop_recording();
                 }
                 ui.label(format!("{:.1} s", self.samples.len() as f64 / SAMPLE_RATE_HZ as f64));
                 let level = ((self.level_dbfs + 60.0) / 60.0).clamp(0.0, 1.0);
                 ui.add(egui::ProgressBar::new(level).desired_width(160.0).text("level"));
             } else {
-                let label = if self.samples.is_empty() { "⏺ Record" } else { "⏺ Redo" };
+                let label = if self.samples.is_empty() { "Start recording" } else { "Redo" };
                 if ui.button(label).clicked() {
                     let device = shared.device.clone();
                     self.record(&device, shared.notify.clone());
                 }
                 let has = !self.samples.is_empty();
                 if self.playing.is_some() {
-                    if ui.button("⏹ Stop playback").clicked()
+                    if ui.button("Stop playback").clicked()
                         && let Some((_, stop)) = &self.playing
                     {
                         stop.store(true, Ordering::Relaxed);
                     }
-                } else if ui.add_enabled(has, egui::Button::new("🔊 Play")).clicked() {
+                } else if ui.add_enabled(has, egui::Button::new("Play")).clicked() {
                     let stop = Arc::new(AtomicBool::new(false));
                     let samples = Arc::new(self.samples.clone());
                     let s2 = stop.clone();
-                    self.playing =
-                        Some((Task::spawn("play", shared.notify.clone(), move || play(&samples, &s2)), stop));
+                    self.playing = Some((
+                        Task::spawn("play", shared.notify.clone(), move || play(&samples, &s2)),
+                        stop,
+                    ));
                 }
-                if ui.add_enabled(has, egui::Button::new("💾 Save and next")).clicked() {
+                if ui.add_enabled(has, egui::Button::new("Save and next")).clicked() {
                     self.save();
                 }
             }
@@ -343,7 +358,7 @@ impl RecordTab {
             ui.label(format!("{} recording(s) in the folder.", self.saved));
             let enough = self.saved > 0 && !train.is_running();
             if ui
-                .add_enabled(enough, egui::Button::new("🧠 Fine-tune the current model on them"))
+                .add_enabled(enough, egui::Button::new("Fine-tune the current model on them"))
                 .on_hover_text(
                     "Starts training in the Train tab from the current model, on this folder.",
                 )
@@ -410,7 +425,8 @@ pub fn play(samples: &[f32], stop: &AtomicBool) -> Result<(), String> {
         format!("Playback is not available: {why}. The recording itself is fine and can be saved.")
     };
     let host = cpal::default_host();
-    let device = host.default_output_device().ok_or_else(|| no_output("no audio output device".into()))?;
+    let device =
+        host.default_output_device().ok_or_else(|| no_output("no audio output device".into()))?;
     let config = device.default_output_config().map_err(|e| no_output(e.to_string()))?;
     let data: Arc<Vec<f32>> = Arc::new(samples.to_vec());
     let pos = Arc::new(AtomicUsize::new(0));
@@ -418,18 +434,26 @@ pub fn play(samples: &[f32], stop: &AtomicBool) -> Result<(), String> {
     let channels = config.channels() as usize;
     let stream_config = config.config();
     let stream = match config.sample_format() {
-        cpal::SampleFormat::F32 => build::<f32>(&device, stream_config, data.clone(), pos.clone(), rate, channels),
-        cpal::SampleFormat::I16 => build::<i16>(&device, stream_config, data.clone(), pos.clone(), rate, channels),
-        cpal::SampleFormat::I32 => build::<i32>(&device, stream_config, data.clone(), pos.clone(), rate, channels),
-        cpal::SampleFormat::U16 => build::<u16>(&device, stream_config, data.clone(), pos.clone(), rate, channels),
+        cpal::SampleFormat::F32 => {
+            build::<f32>(&device, stream_config, data.clone(), pos.clone(), rate, channels)
+        }
+        cpal::SampleFormat::I16 => {
+            build::<i16>(&device, stream_config, data.clone(), pos.clone(), rate, channels)
+        }
+        cpal::SampleFormat::I32 => {
+            build::<i32>(&device, stream_config, data.clone(), pos.clone(), rate, channels)
+        }
+        cpal::SampleFormat::U16 => {
+            build::<u16>(&device, stream_config, data.clone(), pos.clone(), rate, channels)
+        }
         f => return Err(no_output(format!("the output device uses {f:?} samples"))),
     }
     .map_err(|e| no_output(e.to_string()))?;
     stream.play().map_err(|e| no_output(e.to_string()))?;
     // Output frames needed for the whole take at the device rate, plus a little tail.
     let frames = (data.len() as f64 * rate as f64 / SAMPLE_RATE_HZ as f64) as usize;
-    let limit = std::time::Instant::now()
-        + Duration::from_secs_f64(frames as f64 / rate as f64 + 2.0);
+    let limit =
+        std::time::Instant::now() + Duration::from_secs_f64(frames as f64 / rate as f64 + 2.0);
     while pos.load(Ordering::Relaxed) < frames && !stop.load(Ordering::Relaxed) {
         if std::time::Instant::now() > limit {
             break;

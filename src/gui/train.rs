@@ -2,6 +2,7 @@
 //! resume and stop a run while the loss and error-rate curves grow. The trainer runs on its own
 //! thread ([`crate::train::trainer::spawn`]); this tab only drains its events.
 
+use eframe::egui;
 use std::path::{Path, PathBuf};
 
 use egui_plot::{Legend, Line, Plot, Points};
@@ -504,7 +505,7 @@ impl TrainTab {
     fn setup_ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
         ui.heading("Data");
         let notify = shared.notify.clone();
-        let mut pick = |field| Some((field, worker::pick(Pick::Folder, notify.clone())));
+        let pick = |field| Some((field, worker::pick(Pick::Folder, notify.clone())));
         if path_field(ui, "Labeled folder", &mut self.settings.data, "folder with audio + .txt")
             && self.dialog.is_none()
         {
@@ -554,32 +555,41 @@ impl TrainTab {
         });
         let s = &mut self.settings;
         egui::Grid::new("hyper").num_columns(4).spacing([16.0, 4.0]).show(ui, |ui| {
-            ui.label("Epochs").on_hover_text("Passes over the training data.");
-            ui.add(egui::DragValue::new(&mut s.epochs).range(1..=1000));
-            ui.label("Learning rate")
+            let l = ui.label("Epochs").on_hover_text("Passes over the training data.");
+            ui.add(egui::DragValue::new(&mut s.epochs).range(1..=1000)).labelled_by(l.id);
+            let l = ui
+                .label("Learning rate")
                 .on_hover_text("Peak Adam step size; 1e-3 from scratch, 1e-4 for fine-tuning.");
-            ui.add(egui::DragValue::new(&mut s.learning_rate).speed(1e-5).range(1e-6..=0.1));
+            ui.add(egui::DragValue::new(&mut s.learning_rate).speed(1e-5).range(1e-6..=0.1))
+                .labelled_by(l.id);
             ui.end_row();
-            ui.label("Batch size").on_hover_text("Utterances per optimizer step (at most).");
-            ui.add(egui::DragValue::new(&mut s.batch_size).range(1..=256));
-            ui.label("Validation %").on_hover_text(
+            let l =
+                ui.label("Batch size").on_hover_text("Utterances per optimizer step (at most).");
+            ui.add(egui::DragValue::new(&mut s.batch_size).range(1..=256)).labelled_by(l.id);
+            let l = ui.label("Validation %").on_hover_text(
                 "Share of the data held out to measure CER/WER when no validation folder is given.",
             );
-            ui.add(egui::DragValue::new(&mut s.validation_percent).range(0.0..=50.0));
+            ui.add(egui::DragValue::new(&mut s.validation_percent).range(0.0..=50.0))
+                .labelled_by(l.id);
             ui.end_row();
             let scratch = s.start == StartFrom::Scratch;
-            ui.label("Hidden units").on_hover_text("LSTM width per direction (from scratch only).");
-            ui.add_enabled(scratch, egui::DragValue::new(&mut s.hidden).range(8..=1024));
-            ui.label("Layers").on_hover_text("Bidirectional LSTM layers (from scratch only).");
-            ui.add_enabled(scratch, egui::DragValue::new(&mut s.layers).range(1..=8));
+            let l = ui
+                .label("Hidden units")
+                .on_hover_text("LSTM width per direction (from scratch only).");
+            ui.add_enabled(scratch, egui::DragValue::new(&mut s.hidden).range(8..=1024))
+                .labelled_by(l.id);
+            let l =
+                ui.label("Layers").on_hover_text("Bidirectional LSTM layers (from scratch only).");
+            ui.add_enabled(scratch, egui::DragValue::new(&mut s.layers).range(1..=8))
+                .labelled_by(l.id);
             ui.end_row();
             ui.label("Augmentation").on_hover_text(
                 "Random speed changes, noise and SpecAugment masks: better on new voices, slower \
                  to converge.",
             );
             ui.checkbox(&mut s.augment, "on");
-            ui.label("Seed").on_hover_text("Same seed and data = the same run.");
-            ui.add(egui::DragValue::new(&mut s.seed));
+            let l = ui.label("Seed").on_hover_text("Same seed and data = the same run.");
+            ui.add(egui::DragValue::new(&mut s.seed)).labelled_by(l.id);
             ui.end_row();
         });
     }
@@ -587,14 +597,14 @@ impl TrainTab {
     fn controls_ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared, running: bool) {
         ui.horizontal(|ui| {
             if !running {
-                if ui.button("▶ Start training").clicked() {
+                if ui.button("Start training").clicked() {
                     self.start(shared);
                 }
                 let resumable = path_of(&self.settings.out_dir)
                     .is_some_and(|d| d.join("checkpoint.safetensors").is_file());
                 if resumable
                     && ui
-                        .button("⟳ Resume saved run")
+                        .button("Resume saved run")
                         .on_hover_text("Continue the run in the output folder from its checkpoint.")
                         .clicked()
                 {
@@ -602,20 +612,20 @@ impl TrainTab {
                 }
             } else {
                 if self.progress.paused {
-                    if ui.button("▶ Resume").clicked()
+                    if ui.button("Resume").clicked()
                         && let Some(h) = &self.handle
                     {
                         h.send(TrainCommand::Resume);
                     }
-                } else if ui.button("⏸ Pause").clicked()
+                } else if ui.button("Pause").clicked()
                     && let Some(h) = &self.handle
                 {
                     h.send(TrainCommand::Pause);
                 }
-                if ui.button("⏹ Stop").clicked() {
+                if ui.button("Stop").clicked() {
                     self.stop();
                 }
-                if ui.button("💾 Save now").clicked()
+                if ui.button("Save now").clicked()
                     && let Some(h) = &self.handle
                 {
                     h.send(TrainCommand::SaveNow);
@@ -623,7 +633,7 @@ impl TrainTab {
             }
             if let Some(m) = self.finished_model.clone()
                 && ui
-                    .button("✔ Use this model")
+                    .button("Use this model")
                     .on_hover_text("Use the run's best model for Live, Files and Record.")
                     .clicked()
             {
@@ -706,7 +716,7 @@ impl TrainTab {
         if self.samples.is_empty() {
             return;
         }
-        ui.strong("Validation samples (reference → what the model heard)");
+        ui.strong("Validation samples: reference (left), what the model heard (right)");
         egui::Grid::new("samples").striped(true).num_columns(2).show(ui, |ui| {
             for s in &self.samples {
                 ui.label(&s.reference);

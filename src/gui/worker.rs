@@ -2,6 +2,7 @@
 //! dialog, transcription, playback) runs on its own thread and answers over a typed channel. The
 //! UI thread only polls with `try_recv`, so it never blocks (design habit 14).
 
+use eframe::egui;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, TryRecvError};
@@ -24,10 +25,11 @@ impl<T: Send + 'static> Task<T> {
     /// Runs `f` on a new thread; `notify` is called once its result is ready.
     pub fn spawn(name: &str, notify: Notify, f: impl FnOnce() -> T + Send + 'static) -> Self {
         let (tx, rx) = mpsc::channel();
-        let spawned = std::thread::Builder::new().name(format!("hark-gui-{name}")).spawn(move || {
-            let _ = tx.send(f());
-            notify();
-        });
+        let spawned =
+            std::thread::Builder::new().name(format!("hark-gui-{name}")).spawn(move || {
+                let _ = tx.send(f());
+                notify();
+            });
         if let Err(e) = spawned {
             // Without a thread the task can never answer: report it through `poll` as a hang-up.
             eprintln!("hark: cannot start a background thread: {e}");
