@@ -199,7 +199,7 @@ fn files_tab_transcribes_a_file_searches_and_exports() {
 
     type_into(&mut h, "or path:", &wav.display().to_string());
     h.get_by_label("Add").click();
-    wait_for(&mut h, 20.0, "the transcript", |h| shows(h, "done: 2 segments"));
+    wait_for(&mut h, 20.0, "the transcript", |h| shows(h, "done: 2 segment(s)"));
     // Each segment: "[start → end]" then its text; the tones start at 0.5 s and 3.0 s.
     let stamps = texts(&h, " → ");
     assert_eq!(stamps.len(), 2, "{stamps:?}");

@@ -360,7 +360,7 @@ impl FilesTab {
                             }
                             FileState::Done(t) => {
                                 ui.label(format!(
-                                    "done: {} segments, {}",
+                                    "done: {} segment(s), {}",
                                     t.segments.len(),
                                     worker::clock(t.duration_s)
                                 ));

@@ -40,6 +40,9 @@ enum RecMsg {
     Failed(String),
 }
 
+/// A playback thread and its stop flag.
+type Playback = (Task<Result<(), String>>, Arc<AtomicBool>);
+
 pub struct RecordTab {
     pub settings: RecordSettings,
     pub prompts: Vec<String>,
@@ -48,7 +51,7 @@ pub struct RecordTab {
     recording: Option<(Receiver<RecMsg>, Arc<AtomicBool>)>,
     pub is_recording: bool,
     pub level_dbfs: f32,
-    playing: Option<(Task<Result<(), String>>, Arc<AtomicBool>)>,
+    playing: Option<Playback>,
     dialog: Option<(bool, Task<Vec<PathBuf>>)>,
     /// Recordings already in the folder.
     pub saved: usize,

@@ -138,11 +138,14 @@ impl Progress {
     }
 }
 
+/// The training data and the validation folder's, read by the scanner.
+type Scanned = crate::Result<(Dataset, Option<Dataset>)>;
+
 pub struct TrainTab {
     pub settings: TrainSettings,
     pub report: Option<DatasetReport>,
     pub validation_report: Option<DatasetReport>,
-    scanning: Option<Task<crate::Result<(Dataset, Option<Dataset>)>>>,
+    scanning: Option<Task<Scanned>>,
     dialog: Option<(Field, Task<Vec<PathBuf>>)>,
     handle: Option<TrainerHandle>,
     pub curves: Curves,
@@ -675,40 +678,39 @@ impl TrainTab {
                 _ => "no points yet".into(),
             });
         });
+        // Three plots: training and validation losses are on different scales (the validation
+        // loss is summed per utterance), so each gets its own axis.
         let w = ui.available_width();
-        let half = (w / 2.0 - 8.0).max(200.0);
+        let third = (w / 3.0 - 8.0).max(160.0);
+        let plot = |id: &str, x: &str, y: &str| {
+            Plot::new(id.to_string())
+                .height(220.0)
+                .width(third)
+                .legend(Legend::default())
+                .x_axis_label(x.to_string())
+                .y_axis_label(y.to_string())
+                .include_y(0.0)
+        };
         ui.horizontal(|ui| {
-            Plot::new("loss")
-                .height(220.0)
-                .width(half)
-                .legend(Legend::default())
-                .x_axis_label("step")
-                .y_axis_label("CTC loss")
-                .include_y(0.0)
-                .show(ui, |p| {
-                    p.line(
-                        Line::new("step loss", c.step_loss.clone())
-                            .color(egui::Color32::from_rgba_unmultiplied(120, 160, 220, 110)),
-                    );
-                    p.line(Line::new("smoothed", c.smoothed.clone()).width(2.0));
-                    p.line(Line::new("epoch mean", c.epoch_loss.clone()));
-                    p.points(Points::new("epoch mean ", c.epoch_loss.clone()).radius(3.0));
-                    p.line(Line::new("validation", c.val_loss.clone()).width(2.0));
-                    p.points(Points::new("validation ", c.val_loss.clone()).radius(3.0));
-                });
-            Plot::new("rates")
-                .height(220.0)
-                .width(half)
-                .legend(Legend::default())
-                .x_axis_label("epoch")
-                .y_axis_label("%")
-                .include_y(0.0)
-                .show(ui, |p| {
-                    p.line(Line::new("validation CER", c.cer.clone()).width(2.0));
-                    p.points(Points::new("CER", c.cer.clone()).radius(3.0));
-                    p.line(Line::new("validation WER", c.wer.clone()).width(2.0));
-                    p.points(Points::new("WER", c.wer.clone()).radius(3.0));
-                });
+            plot("loss", "step", "training loss").show(ui, |p| {
+                p.line(
+                    Line::new("step", c.step_loss.clone())
+                        .color(egui::Color32::from_rgba_unmultiplied(120, 160, 220, 110)),
+                );
+                p.line(Line::new("smoothed", c.smoothed.clone()).width(2.0));
+                p.line(Line::new("epoch mean", c.epoch_loss.clone()));
+                p.points(Points::new("epoch mean", c.epoch_loss.clone()).radius(3.0));
+            });
+            plot("val-loss", "step", "validation loss").show(ui, |p| {
+                p.line(Line::new("validation", c.val_loss.clone()).width(2.0));
+                p.points(Points::new("validation", c.val_loss.clone()).radius(3.0));
+            });
+            plot("rates", "epoch", "%").show(ui, |p| {
+                p.line(Line::new("CER", c.cer.clone()).width(2.0));
+                p.points(Points::new("CER", c.cer.clone()).radius(3.0));
+                p.line(Line::new("WER", c.wer.clone()).width(2.0));
+                p.points(Points::new("WER", c.wer.clone()).radius(3.0));
+            });
         });
     }
 
