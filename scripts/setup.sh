@@ -3,9 +3,12 @@
 # installs what is missing. Uses sudo when not run as root.
 #   build:  libasound2-dev, pkg-config (cpal's ALSA backend)
 #   tests:  espeak-ng and sox (speech made at test time), pulseaudio (virtual microphone), xvfb
+#   GUI:    xvfb + imagemagick + xdotool (screenshots), mesa-vulkan-drivers (wgpu on the CPU;
+#           without it wgpu falls back to OpenGL/llvmpipe)
 set -euo pipefail
 pkgs=(libasound2-dev pkg-config espeak-ng sox libsox-fmt-all
-      pulseaudio pulseaudio-utils libasound2-plugins xvfb imagemagick)
+      pulseaudio pulseaudio-utils libasound2-plugins xvfb imagemagick xdotool
+      mesa-vulkan-drivers libvulkan1)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

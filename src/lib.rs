@@ -9,6 +9,7 @@ pub mod cli;
 pub mod ctc;
 pub mod error;
 pub mod features;
+pub mod gui;
 pub mod model;
 pub mod nn;
 pub mod runtime;

@@ -42,6 +42,63 @@ pub enum Command {
     Lm(lm_cmds::LmCommand),
     /// Transcribe the microphone live: provisional text while you speak, one line per utterance.
     Listen(live_cmds::ListenArgs),
+    /// Open the desktop app (the same as `hark` with no command).
+    Gui(GuiArgs),
+}
+
+/// What the desktop app does right after it opens.
+#[derive(Debug, clap::Args)]
+pub struct GuiArgs {
+    /// Audio files to transcribe in the Files tab.
+    pub files: Vec<std::path::PathBuf>,
+    /// The tab to show: live, files, train, record or models.
+    #[arg(long, value_parser = ["live", "files", "train", "record", "models"])]
+    pub tab: Option<String>,
+    /// Model directory (or NAME.json) to use instead of the saved choice or the default.
+    #[arg(long)]
+    pub model: Option<std::path::PathBuf>,
+    /// Play this audio file into the Live tab at real-time pace, as if spoken.
+    #[arg(long)]
+    pub listen: Option<std::path::PathBuf>,
+    /// Start training on this labeled folder (Train tab settings, overridden by the flags below).
+    #[arg(long)]
+    pub train: Option<std::path::PathBuf>,
+    /// Epochs for --train.
+    #[arg(long)]
+    pub epochs: Option<u64>,
+    /// LSTM hidden units for --train (from scratch).
+    #[arg(long)]
+    pub hidden: Option<usize>,
+    /// LSTM layers for --train (from scratch).
+    #[arg(long)]
+    pub layers: Option<usize>,
+    /// Folder for the Record tab.
+    #[arg(long)]
+    pub record_to: Option<std::path::PathBuf>,
+}
+
+impl GuiArgs {
+    fn launch(self) -> crate::gui::Launch {
+        use crate::gui::Tab;
+        let tab = self.tab.as_deref().map(|t| match t {
+            "files" => Tab::Files,
+            "train" => Tab::Train,
+            "record" => Tab::Record,
+            "models" => Tab::Models,
+            _ => Tab::Live,
+        });
+        crate::gui::Launch {
+            tab,
+            model: self.model,
+            files: self.files,
+            listen: self.listen,
+            train: self.train,
+            epochs: self.epochs,
+            hidden: self.hidden,
+            layers: self.layers,
+            record_to: self.record_to,
+        }
+    }
 }
 
 pub fn main() -> ExitCode {
@@ -53,12 +110,8 @@ pub fn main() -> ExitCode {
         }
     };
     match cli.command {
-        None => {
-            // The desktop app will open here; until it lands, show what the CLI can do.
-            use clap::CommandFactory;
-            let _ = Cli::command().print_long_help();
-            ExitCode::SUCCESS
-        }
+        None => crate::gui::run(crate::gui::Launch::default()),
+        Some(Command::Gui(args)) => crate::gui::run(args.launch()),
         Some(Command::Devices) => live_cmds::devices(),
         Some(Command::Train(args)) => train_cmds::train(&args),
         Some(Command::Transcribe(args)) => transcribe_cmds::transcribe(&args),

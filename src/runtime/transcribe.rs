@@ -144,11 +144,20 @@ pub const PAUSE_S: f64 = 0.6;
 /// pause that long is also a word break, even where the decoder emitted no space). Each part
 /// spans its words plus `margin_s` on each side, within the original span and without overlap;
 /// a segment without words yields nothing.
-pub fn split_at_pauses(seg: Segment, pause_s: f64, margin_s: f64, frame_s: f64) -> Vec<Segment> {
-    // Words again, now also broken at long pauses between characters.
+pub fn split_at_pauses(
+    seg: Segment,
+    pause_s: f64,
+    margin_s: f64,
+    frame_s: f64,
+    break_words: bool,
+) -> Vec<Segment> {
+    // Words again, also broken at long pauses between characters unless the decoder only
+    // produces whole words (a lexicon-constrained LM), where a pause inside a word is the
+    // acoustic model's timing, not a boundary.
     let mut broken: Vec<CharTime> = Vec::with_capacity(seg.chars.len());
     for c in &seg.chars {
         if let Some(p) = broken.last()
+            && break_words
             && !p.ch.is_whitespace()
             && !c.ch.is_whitespace()
             && c.time_s - (p.time_s + frame_s) >= pause_s
@@ -381,7 +390,13 @@ impl<'a> Segmenter<'a> {
             return Ok(Transcript {
                 path: None,
                 duration_s,
-                segments: split_at_pauses(whole, PAUSE_S, GAP_MARGIN_S, frame_s),
+                segments: split_at_pauses(
+                    whole,
+                    PAUSE_S,
+                    GAP_MARGIN_S,
+                    frame_s,
+                    self.tr.lm.as_ref().is_none_or(|m| m.lexicon().is_none()),
+                ),
             });
         }
         for ev in self.ep.finish() {

@@ -1,0 +1,487 @@
+//! The desktop app (eframe/egui): Live, Files, Train, Record and Models tabs over the library.
+//!
+//! [`HarkApp`] holds everything the window shows; [`HarkApp::ui`] draws it into any `egui::Ui`,
+//! so tests drive the real app state with egui_kittest and no window. Settings that persist
+//! between runs live in [`Settings`] (`#[serde(default)]`, so old or partial files still load);
+//! runtime handles (threads, channels, loaded models) live beside them and are never saved.
+//! All heavy work runs on background threads (see [`worker`]); the UI thread only polls.
+
+pub mod files;
+pub mod live;
+pub mod models;
+pub mod record;
+pub mod train;
+pub mod worker;
+
+use eframe::egui;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::Model;
+use worker::{Notify, Task};
+
+/// The tabs, in the order the tab bar shows them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Tab {
+    #[default]
+    Live,
+    Files,
+    Train,
+    Record,
+    Models,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 5] = [Tab::Live, Tab::Files, Tab::Train, Tab::Record, Tab::Models];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Tab::Live => "Live",
+            Tab::Files => "Files",
+            Tab::Train => "Train",
+            Tab::Record => "Record",
+            Tab::Models => "Models",
+        }
+    }
+}
+
+/// Everything that persists between runs.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub tab: Tab,
+    /// The model chosen in the Models tab (None = the shipped default).
+    pub model: Option<PathBuf>,
+    pub live: live::LiveSettings,
+    pub files: files::FilesSettings,
+    pub train: train::TrainSettings,
+    pub record: record::RecordSettings,
+}
+
+/// What to do right after opening (from `hark gui` flags); applied once the model is ready.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Launch {
+    pub tab: Option<Tab>,
+    pub model: Option<PathBuf>,
+    pub files: Vec<PathBuf>,
+    pub listen: Option<PathBuf>,
+    pub train: Option<PathBuf>,
+    pub epochs: Option<u64>,
+    pub hidden: Option<usize>,
+    pub layers: Option<usize>,
+    pub record_to: Option<PathBuf>,
+}
+
+/// The model Live, Files and fine-tuning use, loaded in the background.
+#[derive(Default)]
+pub struct CurrentModel {
+    /// What is loaded (or loading).
+    pub path: Option<PathBuf>,
+    pub model: Option<Arc<Model>>,
+    /// Why the last load failed, in plain words.
+    pub error: Option<String>,
+    loading: Option<(PathBuf, Task<crate::Result<Model>>)>,
+}
+
+impl CurrentModel {
+    /// Starts loading `path` (or the shipped default when `None`) on a background thread.
+    pub fn load(&mut self, path: Option<PathBuf>, notify: Notify) {
+        let resolved = match path.or_else(crate::model::default_model_dir) {
+            Some(p) => p,
+            None => {
+                self.error = Some(
+                    "No model is loaded: the shipped default model was not found. Choose a model \
+                     in the Models tab, or train one in the Train tab."
+                        .into(),
+                );
+                return;
+            }
+        };
+        let p = resolved.clone();
+        self.error = None;
+        self.loading = Some((resolved, Task::spawn("model", notify, move || Model::load(&p))));
+    }
+
+    pub fn is_loading(&self) -> bool {
+        self.loading.is_some()
+    }
+
+    /// Takes a finished load (called once per frame).
+    fn poll(&mut self) {
+        let Some((path, task)) = &self.loading else { return };
+        let Some(result) = task.poll() else { return };
+        let path = path.clone();
+        self.loading = None;
+        match result {
+            Ok(Ok(m)) => {
+                self.model = Some(Arc::new(m));
+                self.path = Some(path);
+                self.error = None;
+            }
+            Ok(Err(e)) => self.error = Some(format!("Could not load the model: {e}")),
+            Err(()) => self.error = Some("Loading the model stopped unexpectedly.".into()),
+        }
+    }
+
+    /// A one-line description for the status bar.
+    pub fn summary(&self) -> String {
+        if let Some((p, _)) = &self.loading {
+            return format!("Loading model {} …", p.display());
+        }
+        match (&self.model, &self.path) {
+            (Some(m), Some(p)) => {
+                let name = if m.config.name.is_empty() { "unnamed" } else { &m.config.name };
+                let cer = m
+                    .config
+                    .training
+                    .val_cer
+                    .map(|c| format!(", validation CER {c:.1} %"))
+                    .unwrap_or_default();
+                format!("Model: {name} ({}){cer}", p.display())
+            }
+            _ => "No model loaded".into(),
+        }
+    }
+}
+
+/// State every tab can reach.
+pub struct Shared {
+    pub model: CurrentModel,
+    /// Wakes the UI from worker threads (set on the first frame).
+    pub notify: Notify,
+    /// A tab asked to switch to another one.
+    pub goto: Option<Tab>,
+    /// The Train tab asked the app to load the model a run produced.
+    pub use_model: Option<PathBuf>,
+    /// The input device chosen in Live ("" = default), also used by Record.
+    pub device: String,
+}
+
+impl Shared {
+    /// Starts loading `path` as the current model and remembers the choice.
+    pub fn choose_model(&mut self, path: Option<PathBuf>) {
+        self.use_model = path;
+    }
+}
+
+/// The whole app.
+pub struct HarkApp {
+    pub tab: Tab,
+    pub shared: Shared,
+    pub live: live::LiveTab,
+    pub files: files::FilesTab,
+    pub train: train::TrainTab,
+    pub record: record::RecordTab,
+    pub models: models::ModelsTab,
+    /// The model path the user chose (persisted); None = default.
+    pub model_choice: Option<PathBuf>,
+    /// The user tried to close the window while training runs.
+    confirm_close: bool,
+    /// Startup actions still waiting for the model.
+    launch: Option<Launch>,
+    /// Closing once the trainer has saved and stopped.
+    closing: bool,
+    started: bool,
+}
+
+impl HarkApp {
+    /// An app with `settings`; the model loads in the background once the first frame runs.
+    pub fn new(settings: Settings) -> Self {
+        HarkApp {
+            tab: settings.tab,
+            shared: Shared {
+                model: CurrentModel::default(),
+                notify: Arc::new(|| {}),
+                goto: None,
+                use_model: None,
+                device: String::new(),
+            },
+            live: live::LiveTab::new(settings.live),
+            files: files::FilesTab::new(settings.files),
+            train: train::TrainTab::new(settings.train),
+            record: record::RecordTab::new(settings.record),
+            models: models::ModelsTab::default(),
+            model_choice: settings.model,
+            confirm_close: false,
+            launch: None,
+            closing: false,
+            started: false,
+        }
+    }
+
+    /// Applies `hark gui` flags: settings now, actions once the model has loaded.
+    pub fn with_launch(mut self, l: Launch) -> Self {
+        if let Some(t) = l.tab {
+            self.tab = t;
+        }
+        if l.model.is_some() {
+            self.model_choice = l.model.clone();
+        }
+        let t = &mut self.train.settings;
+        if let Some(d) = &l.train {
+            t.data = d.display().to_string();
+            t.out_dir.clear();
+        }
+        if let Some(e) = l.epochs {
+            t.epochs = e;
+        }
+        if let Some(h) = l.hidden {
+            t.hidden = h;
+        }
+        if let Some(n) = l.layers {
+            t.layers = n;
+        }
+        if let Some(d) = &l.record_to {
+            self.record.settings.folder = d.display().to_string();
+            self.record.count_saved();
+        }
+        if let Some(f) = &l.listen {
+            self.live.settings.source = live::Source::File;
+            self.live.settings.file = f.display().to_string();
+        }
+        self.launch = Some(l);
+        self
+    }
+
+    fn run_launch(&mut self) {
+        let ready = !self.shared.model.is_loading();
+        if !ready {
+            return;
+        }
+        let Some(l) = self.launch.take() else { return };
+        if !l.files.is_empty() {
+            self.files.add(l.files, &self.shared);
+        }
+        if l.listen.is_some() {
+            self.live.start(&self.shared);
+        }
+        if l.train.is_some() {
+            self.train.check_data(&self.shared);
+            self.train.start(&mut self.shared);
+        }
+    }
+
+    /// What would be saved now.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            tab: self.tab,
+            model: self.model_choice.clone(),
+            live: self.live.settings.clone(),
+            files: self.files.settings.clone(),
+            train: self.train.settings.clone(),
+            record: self.record.settings.clone(),
+        }
+    }
+
+    /// Draws the app into `ui` and advances every background job by what it reported.
+    pub fn ui(&mut self, ui: &mut egui::Ui) {
+        if !self.started {
+            self.started = true;
+            self.shared.notify = worker::repaint(ui.ctx());
+            let notify = self.shared.notify.clone();
+            self.shared.model.load(self.model_choice.clone(), notify);
+        }
+        self.shared.model.poll();
+        if let Some(p) = self.shared.use_model.take() {
+            self.model_choice = Some(p.clone());
+            let notify = self.shared.notify.clone();
+            self.shared.model.load(Some(p), notify);
+        }
+        self.shared.device = self.live.settings.device.clone();
+        self.run_launch();
+        // Workers report even while their tab is hidden.
+        self.live.poll(&mut self.shared);
+        self.files.poll(&mut self.shared);
+        self.train.poll(&mut self.shared);
+        self.record.poll(&mut self.shared);
+        if let Some(t) = self.shared.goto.take() {
+            self.tab = t;
+        }
+
+        egui::Panel::top("tabs").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.heading("Hark");
+                ui.separator();
+                for t in Tab::ALL {
+                    ui.selectable_value(&mut self.tab, t, t.title());
+                }
+            });
+        });
+        egui::Panel::bottom("status").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.label(self.shared.model.summary());
+                if let Some(s) = self.train.status_line() {
+                    ui.separator();
+                    ui.label(s);
+                }
+            });
+            if let Some(e) = &self.shared.model.error {
+                ui.colored_label(ui.visuals().error_fg_color, e);
+            }
+        });
+        egui::CentralPanel::default().show(ui, |ui| match self.tab {
+            Tab::Live => self.live.ui(ui, &mut self.shared),
+            Tab::Files => self.files.ui(ui, &mut self.shared),
+            Tab::Train => self.train.ui(ui, &mut self.shared),
+            Tab::Record => self.record.ui(ui, &mut self.shared, &mut self.train),
+            Tab::Models => self.models.ui(ui, &mut self.shared, &mut self.model_choice),
+        });
+        if let Some(t) = self.shared.goto.take() {
+            self.tab = t;
+        }
+        self.close_guard(ui);
+    }
+
+    /// Closing the window while training asks first; "stop and quit" saves a checkpoint, waits
+    /// for the trainer to end, then closes.
+    fn close_guard(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        if ctx.input(|i| i.viewport().close_requested()) && self.train.is_running() {
+            ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+            if !self.closing {
+                self.confirm_close = true;
+            }
+        }
+        if self.closing && !self.train.is_running() {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        }
+        if !self.confirm_close {
+            return;
+        }
+        egui::Modal::new(egui::Id::unique("confirm-close")).show(&ctx, |ui| {
+            ui.heading("Training is running");
+            ui.label("Quit anyway? Hark saves a checkpoint first, so the run can be resumed.");
+            ui.horizontal(|ui| {
+                if ui.button("Save checkpoint and quit").clicked() {
+                    self.train.stop();
+                    self.closing = true;
+                    self.confirm_close = false;
+                }
+                if ui.button("Keep training").clicked() {
+                    self.confirm_close = false;
+                }
+            });
+        });
+    }
+}
+
+/// The eframe side: drawing plus persistence.
+pub struct EframeApp(pub HarkApp);
+
+impl eframe::App for EframeApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.0.ui(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, eframe::APP_KEY, &self.0.settings());
+    }
+}
+
+/// True when a window system is reachable (X11 or Wayland).
+pub fn display_available() -> bool {
+    ["DISPLAY", "WAYLAND_DISPLAY", "WAYLAND_SOCKET"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
+}
+
+/// Opens the desktop app. Exit codes: 0 closed normally, 2 no display, 1 the window failed.
+pub fn run(launch: Launch) -> ExitCode {
+    if !display_available() {
+        eprintln!(
+            "hark: no display found (DISPLAY and WAYLAND_DISPLAY are not set), so the desktop app \
+             cannot open.\nEverything also works from the command line: `hark transcribe FILE`, \
+             `hark listen`, `hark train DATA --out DIR`; see `hark --help`."
+        );
+        return ExitCode::from(2);
+    }
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("Hark")
+            .with_inner_size([1100.0, 760.0])
+            .with_min_inner_size([640.0, 480.0]),
+        ..Default::default()
+    };
+    let result = eframe::run_native(
+        "Hark",
+        options,
+        Box::new(|cc| {
+            let settings: Settings =
+                cc.storage.and_then(|s| eframe::get_value(s, eframe::APP_KEY)).unwrap_or_default();
+            Ok(Box::new(EframeApp(HarkApp::new(settings).with_launch(launch))))
+        }),
+    );
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!(
+                "hark: the desktop app could not open a window: {e}\nThe command line works \
+                 without one; see `hark --help`."
+            );
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Shows an error box with a dismiss button; clears `error` when dismissed.
+pub fn error_box(ui: &mut egui::Ui, error: &mut Option<String>) {
+    let Some(e) = error.as_ref() else { return };
+    let mut dismiss = false;
+    egui::Frame::group(ui.style()).fill(ui.visuals().extreme_bg_color).show(ui, |ui| {
+        ui.horizontal_wrapped(|ui| {
+            ui.colored_label(ui.visuals().error_fg_color, format!("Problem: {e}"));
+            dismiss = ui.small_button("Dismiss").clicked();
+        });
+    });
+    if dismiss {
+        *error = None;
+    }
+}
+
+/// A one-line path field with a "Browse…" button; returns true when Browse was clicked.
+pub fn path_field(ui: &mut egui::Ui, label: &str, value: &mut String, hint: &str) -> bool {
+    let mut browse = false;
+    ui.horizontal(|ui| {
+        let l = ui.label(label);
+        ui.add(egui::TextEdit::singleline(value).hint_text(hint).desired_width(420.0))
+            .labelled_by(l.id);
+        browse = ui.button("Browse…").clicked();
+    });
+    browse
+}
+
+/// The text of an optional path field ("" = none).
+pub fn path_of(s: &str) -> Option<PathBuf> {
+    let t = s.trim();
+    if t.is_empty() { None } else { Some(PathBuf::from(t)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_from_older_or_partial_files_load_with_defaults() {
+        let s: Settings = serde_json::from_str("{}").unwrap();
+        assert_eq!(s, Settings::default());
+        let s: Settings =
+            serde_json::from_str(r#"{"tab":"Train","train":{"epochs":7},"unknown":1}"#).unwrap();
+        assert_eq!(s.tab, Tab::Train);
+        assert_eq!(s.train.epochs, 7);
+        assert_eq!(s.train.hidden, train::TrainSettings::default().hidden);
+        assert_eq!(s.files.format, "txt");
+    }
+
+    #[test]
+    fn settings_round_trip() {
+        let mut s = Settings { tab: Tab::Record, model: Some("/m".into()), ..Settings::default() };
+        s.record.folder = "/rec".into();
+        s.record.prompt = 12;
+        s.live.device = "alsa:default".into();
+        let back: Settings = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+        assert_eq!(back, s);
+    }
+}

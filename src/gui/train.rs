@@ -1,0 +1,785 @@
+//! Train tab: choose a labeled folder, read its report, set hyperparameters, then start, pause,
+//! resume and stop a run while the loss and error-rate curves grow. The trainer runs on its own
+//! thread ([`crate::train::trainer::spawn`]); this tab only drains its events.
+
+use eframe::egui;
+use std::path::{Path, PathBuf};
+
+use egui_plot::{Legend, Line, Plot, Points};
+use serde::{Deserialize, Serialize};
+
+use super::worker::{self, Pick, Task};
+use super::{Shared, error_box, path_field, path_of};
+use crate::ctc::Alphabet;
+use crate::features::{FeatureOptions, Normalization};
+use crate::model::{ArchConfig, ModelConfig};
+use crate::train::augment::AugmentOptions;
+use crate::train::data::{Dataset, DatasetReport, scan_dataset};
+use crate::train::trainer::{
+    self, FinishReason, Sample, Start, TrainCommand, TrainEvent, TrainJob, TrainOptions,
+    TrainerHandle,
+};
+
+/// Where a run's weights start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum StartFrom {
+    #[default]
+    Scratch,
+    /// The current model (Models tab).
+    FineTune,
+}
+
+/// The Train tab's persisted choices.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TrainSettings {
+    pub data: String,
+    pub validation: String,
+    pub out_dir: String,
+    pub start: StartFrom,
+    pub epochs: u64,
+    pub learning_rate: f64,
+    pub batch_size: usize,
+    pub hidden: usize,
+    pub layers: usize,
+    pub validation_percent: f64,
+    pub augment: bool,
+    pub seed: u64,
+}
+
+impl Default for TrainSettings {
+    fn default() -> Self {
+        let t = TrainOptions::default();
+        TrainSettings {
+            data: String::new(),
+            validation: String::new(),
+            out_dir: String::new(),
+            start: StartFrom::Scratch,
+            epochs: t.epochs,
+            learning_rate: t.learning_rate,
+            batch_size: t.max_batch_size,
+            hidden: 256,
+            layers: 3,
+            validation_percent: t.validation_percent,
+            augment: true,
+            seed: 1,
+        }
+    }
+}
+
+impl TrainSettings {
+    /// Features and architecture of a run from scratch (the CLI's defaults: 3 stacked frames).
+    fn scratch_config(&self) -> (ArchConfig, FeatureOptions) {
+        let features =
+            FeatureOptions { normalization: Normalization::Global, ..FeatureOptions::default() };
+        let arch = ArchConfig {
+            hidden: self.hidden,
+            layers: self.layers,
+            stack_frames: 3,
+            subsample: 3,
+            dropout: if self.layers > 1 { 0.1 } else { 0.0 },
+            seed: self.seed,
+            ..ArchConfig::default()
+        };
+        (arch, features)
+    }
+
+    fn options(&self) -> TrainOptions {
+        TrainOptions {
+            epochs: self.epochs,
+            learning_rate: self.learning_rate,
+            max_batch_size: self.batch_size,
+            max_batch_frames: self.batch_size * 500,
+            warmup_steps: if self.start == StartFrom::FineTune { 0 } else { 200 },
+            validation_percent: self.validation_percent,
+            seed: self.seed,
+            augment: if self.augment { AugmentOptions::default() } else { AugmentOptions::none() },
+            ..TrainOptions::default()
+        }
+    }
+}
+
+/// Points of the curves (x = optimizer step).
+#[derive(Default)]
+pub struct Curves {
+    /// Per-step training loss.
+    pub step_loss: Vec<[f64; 2]>,
+    /// Exponential moving average of the step loss (α = 0.1).
+    pub smoothed: Vec<[f64; 2]>,
+    /// Mean training loss of each epoch, at its last step.
+    pub epoch_loss: Vec<[f64; 2]>,
+    pub val_loss: Vec<[f64; 2]>,
+    /// Validation CER / WER (percent) per epoch (x = epoch).
+    pub cer: Vec<[f64; 2]>,
+    pub wer: Vec<[f64; 2]>,
+}
+
+/// Where a running (or ended) run is.
+#[derive(Default)]
+pub struct Progress {
+    pub step: u64,
+    pub epoch: u64,
+    pub epochs: u64,
+    pub steps_per_epoch: usize,
+    /// First step of this session (nonzero after a resume).
+    pub first_step: u64,
+    pub batch: usize,
+    pub eta_s: f64,
+    pub audio_per_s: f64,
+    pub preparing: Option<(usize, usize)>,
+    pub paused: bool,
+}
+
+impl Progress {
+    /// Fraction of all steps done (0..1).
+    pub fn fraction(&self) -> f32 {
+        let total = self.steps_per_epoch as u64 * self.epochs;
+        if total == 0 { 0.0 } else { (self.step as f64 / total as f64).min(1.0) as f32 }
+    }
+}
+
+/// The training data and the validation folder's, read by the scanner.
+type Scanned = crate::Result<(Dataset, Option<Dataset>)>;
+
+pub struct TrainTab {
+    pub settings: TrainSettings,
+    pub report: Option<DatasetReport>,
+    pub validation_report: Option<DatasetReport>,
+    scanning: Option<Task<Scanned>>,
+    dialog: Option<(Field, Task<Vec<PathBuf>>)>,
+    handle: Option<TrainerHandle>,
+    pub curves: Curves,
+    pub progress: Progress,
+    /// Reference/hypothesis pairs of the last validation.
+    pub samples: Vec<Sample>,
+    /// What happened, newest last (checkpoints, skipped batches, the end).
+    pub log: Vec<String>,
+    /// Where the finished run's best model is.
+    pub finished_model: Option<PathBuf>,
+    pub status: String,
+    pub error: Option<String>,
+    /// The current run's directory.
+    pub run_dir: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Field {
+    Data,
+    Validation,
+    Out,
+}
+
+impl TrainTab {
+    pub fn new(settings: TrainSettings) -> Self {
+        TrainTab {
+            settings,
+            report: None,
+            validation_report: None,
+            scanning: None,
+            dialog: None,
+            handle: None,
+            curves: Curves::default(),
+            progress: Progress::default(),
+            samples: Vec::new(),
+            log: Vec::new(),
+            finished_model: None,
+            status: "Idle".into(),
+            error: None,
+            run_dir: None,
+        }
+    }
+
+    /// True while a trainer thread is alive.
+    pub fn is_running(&self) -> bool {
+        self.handle.as_ref().is_some_and(|h| !h.is_finished())
+    }
+
+    /// A short line for the status bar while training.
+    pub fn status_line(&self) -> Option<String> {
+        self.handle.as_ref()?;
+        Some(format!("Training: {}", self.status))
+    }
+
+    /// Asks the trainer to save a checkpoint and stop.
+    pub fn stop(&mut self) {
+        if let Some(h) = &self.handle {
+            h.send(TrainCommand::Stop);
+            self.status = "Stopping (saving a checkpoint) …".into();
+        }
+    }
+
+    /// Reads the dataset report (and the validation folder's) on a background thread.
+    pub fn check_data(&mut self, shared: &Shared) {
+        let Some(data) = path_of(&self.settings.data) else {
+            self.error = Some("Choose a labeled folder first.".into());
+            return;
+        };
+        let validation = path_of(&self.settings.validation);
+        let (alphabet, fps) = match self.settings.start {
+            StartFrom::FineTune => match &shared.model.model {
+                Some(m) => (m.config.alphabet.clone(), m.config.output_frames_per_second()),
+                None => {
+                    self.error = Some("Fine-tuning needs a model: load one in Models.".into());
+                    return;
+                }
+            },
+            StartFrom::Scratch => {
+                let (arch, features) = self.settings.scratch_config();
+                let c = ModelConfig::new(arch, features, Alphabet::default());
+                (Alphabet::default(), c.output_frames_per_second())
+            }
+        };
+        self.error = None;
+        self.report = None;
+        self.validation_report = None;
+        self.scanning = Some(Task::spawn("scan", shared.notify.clone(), move || {
+            let d = scan_dataset(&data, &alphabet, fps)?;
+            let v = validation.map(|v| scan_dataset(&v, &alphabet, fps)).transpose()?;
+            Ok((d, v))
+        }));
+    }
+
+    /// Starts a new run with the current settings.
+    pub fn start(&mut self, shared: &mut Shared) {
+        if self.is_running() {
+            return;
+        }
+        let Some(data) = path_of(&self.settings.data) else {
+            self.error = Some("Choose a labeled folder first.".into());
+            return;
+        };
+        let start = match self.settings.start {
+            StartFrom::Scratch => {
+                let (arch, features) = self.settings.scratch_config();
+                Start::Scratch { arch, features, alphabet: Alphabet::default() }
+            }
+            StartFrom::FineTune => match &shared.model.path {
+                Some(p) if shared.model.model.is_some() => Start::FineTune { model: p.clone() },
+                _ => {
+                    self.error = Some(
+                        "Fine-tuning needs a loaded model: choose one in the Models tab.".into(),
+                    );
+                    return;
+                }
+            },
+        };
+        let out_dir = match path_of(&self.settings.out_dir) {
+            Some(p) => p,
+            None => {
+                let p = default_run_dir();
+                self.settings.out_dir = p.display().to_string();
+                p
+            }
+        };
+        let job = TrainJob {
+            data,
+            validation: path_of(&self.settings.validation),
+            out_dir,
+            start,
+            options: self.settings.options(),
+        };
+        if let Err(e) = job.options.validate() {
+            self.error = Some(format!("Check the settings: {e}"));
+            return;
+        }
+        self.launch(job, false, shared);
+    }
+
+    /// Continues the run saved in the output folder from its checkpoint.
+    pub fn resume_saved(&mut self, shared: &mut Shared) {
+        let Some(dir) = path_of(&self.settings.out_dir) else { return };
+        let job = std::fs::read_to_string(dir.join("train.json"))
+            .map_err(|e| e.to_string())
+            .and_then(|s| serde_json::from_str::<TrainJob>(&s).map_err(|e| e.to_string()));
+        match job {
+            Ok(job) => self.launch(job, true, shared),
+            Err(e) => {
+                self.error = Some(format!("Cannot resume from {}: {e}", dir.display()));
+            }
+        }
+    }
+
+    fn launch(&mut self, job: TrainJob, resume: bool, shared: &mut Shared) {
+        self.curves = Curves::default();
+        self.progress = Progress::default();
+        self.samples.clear();
+        self.log.clear();
+        self.finished_model = None;
+        self.error = None;
+        self.run_dir = Some(job.out_dir.clone());
+        self.log.push(format!("Run folder: {}", job.out_dir.display()));
+        self.status = "Reading the data …".into();
+        let notify = shared.notify.clone();
+        self.handle = Some(trainer::spawn(job, resume, Box::new(move || notify())));
+    }
+
+    /// Takes what the scanner, the dialogs and the trainer reported.
+    pub fn poll(&mut self, _shared: &mut Shared) {
+        if let Some(r) = self.scanning.as_ref().and_then(|t| t.poll()) {
+            self.scanning = None;
+            match r {
+                Ok(Ok((d, v))) => {
+                    self.report = Some(d.report);
+                    self.validation_report = v.map(|v| v.report);
+                }
+                Ok(Err(e)) => self.error = Some(format!("Cannot read the data: {e}")),
+                Err(()) => self.error = Some("Reading the data stopped unexpectedly.".into()),
+            }
+        }
+        if let Some((field, r)) = self.dialog.as_ref().and_then(|(f, t)| t.poll().map(|r| (*f, r)))
+        {
+            self.dialog = None;
+            match r {
+                Ok(paths) => {
+                    if let Some(p) = paths.into_iter().next() {
+                        let s = p.display().to_string();
+                        match field {
+                            Field::Data => self.settings.data = s,
+                            Field::Validation => self.settings.validation = s,
+                            Field::Out => self.settings.out_dir = s,
+                        }
+                    }
+                }
+                Err(()) => self.error = Some(no_dialog()),
+            }
+        }
+        let mut events = Vec::new();
+        let mut finished = false;
+        if let Some(h) = &self.handle {
+            while let Ok(ev) = h.events.try_recv() {
+                events.push(ev);
+            }
+            finished = h.is_finished();
+        }
+        let mut ended = finished;
+        for ev in events {
+            ended |= self.apply(ev);
+        }
+        if ended {
+            // The thread has ended (or is about to): joining it cannot block for long.
+            if let Some(h) = self.handle.take() {
+                let rest: Vec<TrainEvent> = h.events.try_iter().collect();
+                h.join();
+                for ev in rest {
+                    self.apply(ev);
+                }
+            }
+            self.progress.paused = false;
+        }
+    }
+
+    /// Applies one event; true when the run is over.
+    pub fn apply(&mut self, ev: TrainEvent) -> bool {
+        match ev {
+            TrainEvent::Dataset { train, validation, train_utterances, validation_utterances } => {
+                self.log.push(format!(
+                    "Data: {train_utterances} utterances for training, {validation_utterances} \
+                     for validation"
+                ));
+                self.report = Some(train);
+                self.validation_report = validation;
+                self.status = "Preparing …".into();
+            }
+            TrainEvent::Preparing { done, total } => {
+                self.progress.preparing = Some((done, total));
+                self.status = format!("Preparing normalization: {done} / {total} files");
+            }
+            TrainEvent::Started { step, epoch, steps_per_epoch, epochs } => {
+                self.progress.preparing = None;
+                self.progress.step = step;
+                self.progress.first_step = step;
+                self.progress.epoch = epoch;
+                self.progress.steps_per_epoch = steps_per_epoch;
+                self.progress.epochs = epochs;
+                self.status = format!("Training: epoch {} of {epochs}", epoch + 1);
+            }
+            TrainEvent::Step(s) => {
+                let x = s.step as f64;
+                self.curves.step_loss.push([x, s.loss]);
+                let prev = self.curves.smoothed.last().map_or(s.loss, |p| p[1]);
+                self.curves.smoothed.push([x, prev + 0.1 * (s.loss - prev)]);
+                self.progress.step = s.step;
+                self.progress.epoch = s.epoch;
+                self.progress.batch = s.batch;
+                self.progress.eta_s = s.eta_s;
+                self.progress.audio_per_s = s.audio_per_s;
+                self.status = format!(
+                    "epoch {} of {}, batch {} of {}, loss {:.3}",
+                    s.epoch + 1,
+                    self.progress.epochs,
+                    s.batch,
+                    s.batches,
+                    s.loss
+                );
+            }
+            TrainEvent::Skipped { step, reason } => {
+                self.log.push(format!("Step {step}: batch skipped ({reason})"));
+            }
+            TrainEvent::Impossible { step, ids } => self.log.push(format!(
+                "Step {step}: {} utterance(s) left out, their text is too long for their audio: {}",
+                ids.len(),
+                ids.join(", ")
+            )),
+            TrainEvent::Epoch(e) => {
+                let x = e.step as f64;
+                self.curves.epoch_loss.push([x, e.train_loss]);
+                if let Some(v) = e.val_loss {
+                    self.curves.val_loss.push([x, v]);
+                }
+                let ep = (e.epoch + 1) as f64;
+                if let Some(c) = e.val_cer {
+                    self.curves.cer.push([ep, c]);
+                }
+                if let Some(w) = e.val_wer {
+                    self.curves.wer.push([ep, w]);
+                }
+                self.log.push(format!(
+                    "Epoch {} done in {}: train loss {:.3}{}{}{}",
+                    e.epoch + 1,
+                    worker::eta(e.seconds),
+                    e.train_loss,
+                    e.val_loss.map(|v| format!(", validation loss {v:.3}")).unwrap_or_default(),
+                    e.val_cer.map(|v| format!(", CER {v:.1} %")).unwrap_or_default(),
+                    if e.best { " (best so far, saved)" } else { "" }
+                ));
+                self.samples = e.samples;
+            }
+            TrainEvent::Checkpoint { step, path } => {
+                self.log.push(format!("Step {step}: checkpoint saved to {}", path.display()));
+            }
+            TrainEvent::Paused => {
+                self.progress.paused = true;
+                self.status = "Paused".into();
+            }
+            TrainEvent::Resumed => {
+                self.progress.paused = false;
+                self.status = "Training".into();
+            }
+            TrainEvent::Error { message, input_error } => {
+                self.status = "Failed".into();
+                self.error = Some(if input_error {
+                    format!("Training could not start: {message}")
+                } else {
+                    format!("Training failed: {message}")
+                });
+                return true;
+            }
+            TrainEvent::Finished { reason, best_cer, model } => {
+                let why = match reason {
+                    FinishReason::Completed => "finished all epochs",
+                    FinishReason::EarlyStopped => "stopped early (validation stopped improving)",
+                    FinishReason::Stopped => "stopped (checkpoint saved; Resume continues it)",
+                };
+                self.status = format!(
+                    "Run {why}{}",
+                    best_cer.map(|c| format!(", best validation CER {c:.1} %")).unwrap_or_default()
+                );
+                self.log.push(self.status.clone());
+                if has_model(&model) {
+                    self.finished_model = Some(model);
+                }
+                return true;
+            }
+        }
+        false
+    }
+
+    pub fn ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
+        error_box(ui, &mut self.error);
+        let running = self.is_running();
+        egui::ScrollArea::vertical().id_salt("train-scroll").show(ui, |ui| {
+            ui.add_enabled_ui(!running, |ui| self.setup_ui(ui, shared));
+            ui.separator();
+            self.controls_ui(ui, shared, running);
+            self.plots_ui(ui);
+            self.samples_ui(ui);
+            if !self.log.is_empty() {
+                egui::CollapsingHeader::new(format!("Run log ({} lines)", self.log.len()))
+                    .default_open(false)
+                    .show(ui, |ui| {
+                        for l in self.log.iter().rev().take(200) {
+                            ui.label(l);
+                        }
+                    });
+            }
+        });
+    }
+
+    fn setup_ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
+        ui.heading("Data");
+        let notify = shared.notify.clone();
+        let pick = |field| Some((field, worker::pick(Pick::Folder, notify.clone())));
+        if path_field(ui, "Labeled folder", &mut self.settings.data, "folder with audio + .txt")
+            && self.dialog.is_none()
+        {
+            self.dialog = pick(Field::Data);
+        }
+        if path_field(
+            ui,
+            "Validation folder",
+            &mut self.settings.validation,
+            "optional; else a share of the data",
+        ) && self.dialog.is_none()
+        {
+            self.dialog = pick(Field::Validation);
+        }
+        if path_field(ui, "Save the run in", &mut self.settings.out_dir, "empty = a new folder")
+            && self.dialog.is_none()
+        {
+            self.dialog = pick(Field::Out);
+        }
+        ui.horizontal(|ui| {
+            if ui.button("Check data").clicked() {
+                self.check_data(shared);
+            }
+            if self.scanning.is_some() {
+                ui.spinner();
+                ui.label("Reading every file …");
+            }
+        });
+        if let Some(r) = &self.report {
+            report_ui(ui, "Training data", r);
+        }
+        if let Some(r) = &self.validation_report {
+            report_ui(ui, "Validation data", r);
+        }
+
+        ui.add_space(6.0);
+        ui.heading("Settings");
+        ui.horizontal(|ui| {
+            ui.label("Start from");
+            ui.radio_value(&mut self.settings.start, StartFrom::Scratch, "scratch")
+                .on_hover_text("New random weights with the architecture below.");
+            ui.radio_value(&mut self.settings.start, StartFrom::FineTune, "the current model")
+                .on_hover_text(
+                    "Fine-tune the model chosen in Models: keeps its alphabet, features and \
+                     architecture. Good for adapting to your voice with little data.",
+                );
+        });
+        let s = &mut self.settings;
+        egui::Grid::new("hyper").num_columns(4).spacing([16.0, 4.0]).show(ui, |ui| {
+            let l = ui.label("Epochs").on_hover_text("Passes over the training data.");
+            ui.add(egui::DragValue::new(&mut s.epochs).range(1..=1000)).labelled_by(l.id);
+            let l = ui
+                .label("Learning rate")
+                .on_hover_text("Peak Adam step size; 1e-3 from scratch, 1e-4 for fine-tuning.");
+            ui.add(egui::DragValue::new(&mut s.learning_rate).speed(1e-5).range(1e-6..=0.1))
+                .labelled_by(l.id);
+            ui.end_row();
+            let l =
+                ui.label("Batch size").on_hover_text("Utterances per optimizer step (at most).");
+            ui.add(egui::DragValue::new(&mut s.batch_size).range(1..=256)).labelled_by(l.id);
+            let l = ui.label("Validation %").on_hover_text(
+                "Share of the data held out to measure CER/WER when no validation folder is given.",
+            );
+            ui.add(egui::DragValue::new(&mut s.validation_percent).range(0.0..=50.0))
+                .labelled_by(l.id);
+            ui.end_row();
+            let scratch = s.start == StartFrom::Scratch;
+            let l = ui
+                .label("Hidden units")
+                .on_hover_text("LSTM width per direction (from scratch only).");
+            ui.add_enabled(scratch, egui::DragValue::new(&mut s.hidden).range(8..=1024))
+                .labelled_by(l.id);
+            let l =
+                ui.label("Layers").on_hover_text("Bidirectional LSTM layers (from scratch only).");
+            ui.add_enabled(scratch, egui::DragValue::new(&mut s.layers).range(1..=8))
+                .labelled_by(l.id);
+            ui.end_row();
+            ui.label("Augmentation").on_hover_text(
+                "Random speed changes, noise and SpecAugment masks: better on new voices, slower \
+                 to converge.",
+            );
+            ui.checkbox(&mut s.augment, "on");
+            let l = ui.label("Seed").on_hover_text("Same seed and data = the same run.");
+            ui.add(egui::DragValue::new(&mut s.seed)).labelled_by(l.id);
+            ui.end_row();
+        });
+    }
+
+    fn controls_ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared, running: bool) {
+        ui.horizontal(|ui| {
+            if !running {
+                if ui.button("Start training").clicked() {
+                    self.start(shared);
+                }
+                let resumable = path_of(&self.settings.out_dir)
+                    .is_some_and(|d| d.join("checkpoint.safetensors").is_file());
+                if resumable
+                    && ui
+                        .button("Resume saved run")
+                        .on_hover_text("Continue the run in the output folder from its checkpoint.")
+                        .clicked()
+                {
+                    self.resume_saved(shared);
+                }
+            } else {
+                if self.progress.paused {
+                    if ui.button("Resume").clicked()
+                        && let Some(h) = &self.handle
+                    {
+                        h.send(TrainCommand::Resume);
+                    }
+                } else if ui.button("Pause").clicked()
+                    && let Some(h) = &self.handle
+                {
+                    h.send(TrainCommand::Pause);
+                }
+                if ui.button("Stop").clicked() {
+                    self.stop();
+                }
+                if ui.button("Save now").clicked()
+                    && let Some(h) = &self.handle
+                {
+                    h.send(TrainCommand::SaveNow);
+                }
+            }
+            if let Some(m) = self.finished_model.clone()
+                && ui
+                    .button("Use this model")
+                    .on_hover_text("Use the run's best model for Live, Files and Record.")
+                    .clicked()
+            {
+                shared.choose_model(Some(m));
+            }
+        });
+        ui.label(format!("Status: {}", self.status));
+        let p = &self.progress;
+        if let Some((done, total)) = p.preparing {
+            ui.add(
+                egui::ProgressBar::new(done as f32 / total.max(1) as f32)
+                    .text(format!("Preparing {done} / {total}")),
+            );
+        } else if p.steps_per_epoch > 0 {
+            let total = p.steps_per_epoch as u64 * p.epochs;
+            ui.add(egui::ProgressBar::new(p.fraction()).show_percentage().text(format!(
+                "Step {} / {total} · epoch {} / {} · ETA {} · {:.1}× real time",
+                p.step,
+                p.epoch + 1,
+                p.epochs,
+                worker::eta(p.eta_s),
+                p.audio_per_s
+            )));
+        }
+    }
+
+    fn plots_ui(&mut self, ui: &mut egui::Ui) {
+        let c = &self.curves;
+        ui.horizontal(|ui| {
+            ui.strong("Loss");
+            ui.label(match (c.step_loss.last(), c.smoothed.last()) {
+                (Some(l), Some(s)) => format!(
+                    "{} points, last {:.3} (smoothed {:.3}) at step {}",
+                    c.step_loss.len(),
+                    l[1],
+                    s[1],
+                    l[0]
+                ),
+                _ => "no points yet".into(),
+            });
+        });
+        // Three plots: training and validation losses are on different scales (the validation
+        // loss is summed per utterance), so each gets its own axis.
+        let w = ui.available_width();
+        let third = (w / 3.0 - 8.0).max(160.0);
+        let plot = |id: &str, x: &str, y: &str| {
+            Plot::new(id.to_string())
+                .height(220.0)
+                .width(third)
+                .legend(Legend::default())
+                .x_axis_label(x.to_string())
+                .y_axis_label(y.to_string())
+                .include_y(0.0)
+        };
+        ui.horizontal(|ui| {
+            plot("loss", "step", "training loss").show(ui, |p| {
+                p.line(
+                    Line::new("step", c.step_loss.clone())
+                        .color(egui::Color32::from_rgba_unmultiplied(120, 160, 220, 110)),
+                );
+                p.line(Line::new("smoothed", c.smoothed.clone()).width(2.0));
+                p.line(Line::new("epoch mean", c.epoch_loss.clone()));
+                p.points(Points::new("epoch mean", c.epoch_loss.clone()).radius(3.0));
+            });
+            plot("val-loss", "step", "validation loss").show(ui, |p| {
+                p.line(Line::new("validation", c.val_loss.clone()).width(2.0));
+                p.points(Points::new("validation", c.val_loss.clone()).radius(3.0));
+            });
+            plot("rates", "epoch", "%").show(ui, |p| {
+                p.line(Line::new("CER", c.cer.clone()).width(2.0));
+                p.points(Points::new("CER", c.cer.clone()).radius(3.0));
+                p.line(Line::new("WER", c.wer.clone()).width(2.0));
+                p.points(Points::new("WER", c.wer.clone()).radius(3.0));
+            });
+        });
+    }
+
+    fn samples_ui(&self, ui: &mut egui::Ui) {
+        if self.samples.is_empty() {
+            return;
+        }
+        ui.strong("Validation samples: reference (left), what the model heard (right)");
+        egui::Grid::new("samples").striped(true).num_columns(2).show(ui, |ui| {
+            for s in &self.samples {
+                ui.label(&s.reference);
+                ui.label(egui::RichText::new(&s.hypothesis).monospace());
+                ui.end_row();
+            }
+        });
+    }
+}
+
+fn report_ui(ui: &mut egui::Ui, title: &str, r: &DatasetReport) {
+    egui::Frame::group(ui.style()).show(ui, |ui| {
+        ui.strong(format!(
+            "{title}: {} utterances, {:.2} hours, {} skipped",
+            r.utterances,
+            r.total_hours,
+            r.skipped.len()
+        ));
+        for f in &r.formats {
+            ui.label(format!(
+                "{} in {}: {} utterances, {:.2} h",
+                f.format,
+                f.source.display(),
+                f.utterances,
+                f.hours
+            ));
+        }
+        if !r.skipped.is_empty() {
+            egui::CollapsingHeader::new(format!("Problems ({})", r.skipped.len()))
+                .id_salt(title)
+                .default_open(true)
+                .show(ui, |ui| {
+                    egui::ScrollArea::vertical().max_height(120.0).id_salt(title).show(ui, |ui| {
+                        for s in &r.skipped {
+                            ui.label(s.to_string());
+                        }
+                    });
+                });
+        }
+    });
+}
+
+/// A new, dated run folder under the app's data directory.
+fn default_run_dir() -> PathBuf {
+    let base = eframe::storage_dir("Hark")
+        .unwrap_or_else(|| std::env::temp_dir().join("hark"))
+        .join("runs");
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    base.join(format!("run-{secs}"))
+}
+
+/// The message for a file dialog that could not open.
+pub fn no_dialog() -> String {
+    "The file dialog could not open (no desktop portal?). Type the path into the field instead."
+        .into()
+}
+
+/// True when `dir` holds a model config.
+pub fn has_model(dir: &Path) -> bool {
+    crate::model::ModelPaths::resolve(dir).config.is_file()
+}
