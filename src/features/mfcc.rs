@@ -210,7 +210,7 @@ fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
 #[inline(always)]
 fn ln_in_place(v: &mut [f32]) {
     const SQRT_HALF: f32 = std::f32::consts::FRAC_1_SQRT_2;
-    let normal = v.iter().fold(true, |ok, &x| ok & (x >= f32::MIN_POSITIVE) & (x < f32::INFINITY));
+    let normal = v.iter().fold(true, |ok, &x| ok & (f32::MIN_POSITIVE..f32::INFINITY).contains(&x));
     if !normal {
         v.iter_mut().for_each(|x| *x = x.ln());
         return;
