@@ -14,7 +14,7 @@
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use hark::ctc::{CtcLoss, Reduction};
 use hark::model::acoustic::{AcousticModel, ArchConfig};
-use hark::nn::matmul::{gemm, gemm_rows};
+use hark::nn::matmul::{Packed, gemm, gemm_packed, gemm_rows};
 use hark::nn::optim::{Adam, AdamConfig};
 use ndarray::{Array2, Array3};
 use rand::{Rng, SeedableRng};
@@ -115,6 +115,12 @@ fn bench_recurrent(c: &mut Criterion) {
                 )
             })
         });
+        let packed = Packed::new(w_hh.t());
+        g.bench_function(format!("gemm_packed_{rows}x256x1024"), |b| {
+            b.iter(|| {
+                gemm_packed(h.as_slice().expect("c"), &packed, out.as_slice_mut().expect("c"), rows)
+            })
+        });
         g.bench_function(format!("general_gemm_{rows}x256x1024"), |b| {
             b.iter(|| gemm(1.0, h.view(), w_hh.t(), 1.0, &mut out.view_mut()))
         });
@@ -122,5 +128,39 @@ fn bench_recurrent(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench, bench_recurrent);
+/// The large products of a layer (all T·B = 4800 frames, D = 512, 4H = 1024): input projection
+/// x W_ihᵀ and dx = da W_ih, with matrixmultiply and with Hark's packed-panel kernel.
+fn bench_large(c: &mut Criterion) {
+    let mut g = c.benchmark_group("large_product_f32");
+    g.sample_size(10);
+    g.warm_up_time(std::time::Duration::from_secs(1));
+    g.measurement_time(std::time::Duration::from_secs(3));
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let w_ih = Array2::from_shape_simple_fn((1024, 512), || rng.random_range(-0.06f32..0.06));
+    let x = Array2::from_shape_simple_fn((4800, 512), || rng.random_range(-1f32..1.0));
+    let da = Array2::from_shape_simple_fn((4800, 1024), || rng.random_range(-1f32..1.0));
+    let mut gates = Array2::<f32>::zeros((4800, 1024));
+    let mut dx = Array2::<f32>::zeros((4800, 512));
+    g.bench_function("proj_matrixmultiply_4800x512x1024", |b| {
+        b.iter(|| gemm(1.0, x.view(), w_ih.t(), 1.0, &mut gates.view_mut()))
+    });
+    g.bench_function("proj_packed_4800x512x1024", |b| {
+        b.iter(|| {
+            let p = Packed::new(w_ih.t());
+            gemm_packed(x.as_slice().expect("c"), &p, gates.as_slice_mut().expect("c"), 4800)
+        })
+    });
+    g.bench_function("dx_matrixmultiply_4800x1024x512", |b| {
+        b.iter(|| gemm(1.0, da.view(), w_ih.view(), 1.0, &mut dx.view_mut()))
+    });
+    g.bench_function("dx_packed_4800x1024x512", |b| {
+        b.iter(|| {
+            let p = Packed::new(w_ih.view());
+            gemm_packed(da.as_slice().expect("c"), &p, dx.as_slice_mut().expect("c"), 4800)
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, bench_recurrent, bench_large);
 criterion_main!(benches);

@@ -41,9 +41,27 @@ pub fn fill_deltas(feats: &mut [f32], dim: usize, num_ceps: usize, window: usize
         return;
     }
     let mut tmp = vec![0.0f32; c];
+    let denom = 2.0 * (1..=window).map(|n| (n * n) as f32).sum::<f32>();
     for level in 1..=order {
         let (src, dst) = ((level - 1) * c, level * c);
         for t in 0..frames {
+            if t >= window && t + window < frames {
+                // Interior frame: no clamping. The same operations in the same order as
+                // `regress` (so the stream still matches bit for bit), on direct row offsets.
+                tmp.fill(0.0);
+                for n in 1..=window {
+                    let (a, b) = ((t + n) * dim + src, (t - n) * dim + src);
+                    let w = n as f32;
+                    for (j, o) in tmp.iter_mut().enumerate() {
+                        *o += w * (feats[a + j] - feats[b + j]);
+                    }
+                }
+                let row = &mut feats[t * dim + dst..t * dim + dst + c];
+                for (r, &o) in row.iter_mut().zip(&tmp) {
+                    *r = o / denom;
+                }
+                continue;
+            }
             {
                 let f: &[f32] = feats;
                 let row = |j: usize| {

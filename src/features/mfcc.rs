@@ -33,10 +33,9 @@ const LOG_FLOOR: f32 = f64::EPSILON as f32;
 pub struct MfccComputer {
     frame_len: usize,
     num_ceps: usize,
-    input_scale: f32,
     preemphasis: f32,
     append_energy: bool,
-    /// (L,) analysis window.
+    /// (L,) analysis window times `input_scale` (scaling commutes with pre-emphasis).
     window: Vec<f32>,
     /// Complex FFT of size `N/2`: the real FFT is computed by packing even/odd samples.
     fft: Arc<dyn Fft<f32>>,
@@ -48,17 +47,20 @@ pub struct MfccComputer {
     /// (N/2,) `cos(2πk/N)` and `sin(2πk/N)` for the unpacking step.
     twiddle_cos: Vec<f32>,
     twiddle_sin: Vec<f32>,
+    /// (4, N/2) `Re Z[k]`, `Im Z[k]`, `Re Z[M-k]`, `Im Z[M-k]` for the unpacking step.
+    unpack: [Vec<f32>; 4],
     /// Whether this CPU runs the AVX2 build of the frame loop (same results, wider vectors).
     use_avx2: bool,
-    /// (K,) power spectrum.
+    /// (K,) power spectrum, followed by zeros so every padded triangle stays in bounds.
     power: Vec<f32>,
     /// (F,) first FFT bin of each triangle.
     filter_start: Vec<usize>,
     /// (F + 1,) offsets of each triangle's weights in `filter_weights`.
     filter_offset: Vec<usize>,
-    /// The non-zero weights of every triangle, one after another.
+    /// The non-zero weights of every triangle, one after another, each triangle zero-padded to a
+    /// multiple of 8 so its dot product is whole SIMD lanes with no scalar tail.
     filter_weights: Vec<f32>,
-    /// (F,) log mel energies.
+    /// (F + 1,) log mel energies, then the log frame energy.
     log_mel: Vec<f32>,
     /// (C, F) row-major orthonormal DCT-II.
     dct: Vec<f32>,
@@ -142,7 +144,7 @@ fn dct_matrix(num_ceps: usize, num_filters: usize) -> Vec<f32> {
     d
 }
 
-fn window(kind: Window, len: usize) -> Vec<f32> {
+fn window(kind: Window, len: usize, scale: f32) -> Vec<f32> {
     let denom = (len - 1) as f64;
     let hann = |n: usize| 0.5 - 0.5 * (2.0 * std::f64::consts::PI * n as f64 / denom).cos();
     (0..len)
@@ -155,7 +157,7 @@ fn window(kind: Window, len: usize) -> Vec<f32> {
                 Window::Hann => hann(n),
                 Window::Povey => hann(n).powf(0.85),
             };
-            w as f32
+            (w * scale as f64) as f32
         })
         .collect()
 }
@@ -197,6 +199,46 @@ fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
     s
 }
 
+/// `v ← ln v` element-wise.
+///
+/// Cephes' `logf` without branches, so the loop vectorizes: `x = m·2^e` with `m` in
+/// `[√½, √2)`, then `ln x = e·ln 2 + ln(1 + r)`, `r = m − 1`, where
+/// `ln(1 + r) = r − r²/2 + r³·P(r)` (degree-8 minimax `P`, relative error ≈ 1e-7). `ln 2` is split
+/// into `0.693359375 − 2.12194440e-4` so `e·ln 2` adds no rounding error of its own. A slice with
+/// any input the bit trick does not cover (zero, subnormal, negative, infinite, NaN) goes through
+/// `f32::ln` instead.
+#[inline(always)]
+fn ln_in_place(v: &mut [f32]) {
+    const SQRT_HALF: f32 = std::f32::consts::FRAC_1_SQRT_2;
+    let normal = v.iter().fold(true, |ok, &x| ok & (f32::MIN_POSITIVE..f32::INFINITY).contains(&x));
+    if !normal {
+        v.iter_mut().for_each(|x| *x = x.ln());
+        return;
+    }
+    for x in v.iter_mut() {
+        let bits = x.to_bits();
+        // x = m · 2^e with m in [0.5, 1).
+        let mut e = ((bits >> 23) & 0xff) as i32 - 126;
+        let m = f32::from_bits((bits & 0x007f_ffff) | 0x3f00_0000);
+        let below = m < SQRT_HALF;
+        e -= below as i32;
+        let r = if below { m + m } else { m } - 1.0;
+        let z = r * r;
+        let mut p = 7.037_683_6e-2;
+        p = p * r - 1.151_461e-1;
+        p = p * r + 1.167_699_9e-1;
+        p = p * r - 1.242_014_1e-1;
+        p = p * r + 1.424_932_3e-1;
+        p = p * r - 1.666_805_8e-1;
+        p = p * r + 2.000_071_4e-1;
+        p = p * r - 2.499_999_4e-1;
+        p = p * r + 3.333_333e-1;
+        let ef = e as f32;
+        let y = p * r * z + ef * -2.121_944_4e-4 - 0.5 * z;
+        *x = (r + y) + ef * 0.693_359_4;
+    }
+}
+
 impl MfccComputer {
     /// Validates `opts` and precomputes the FFT plan, window, mel triangles, DCT, lifter and
     /// scratch buffers.
@@ -210,10 +252,14 @@ impl MfccComputer {
         let mut filter_start = Vec::with_capacity(tri.len());
         let mut filter_offset = vec![0];
         let mut filter_weights = Vec::new();
+        let mut power_len = n / 2 + 1;
         for (start, w) in tri {
             filter_start.push(start);
             filter_weights.extend_from_slice(&w);
+            filter_weights
+                .resize(filter_weights.len() + w.len().next_multiple_of(8) - w.len(), 0.0);
             filter_offset.push(filter_weights.len());
+            power_len = power_len.max(start + w.len().next_multiple_of(8));
         }
         let lifter = (0..opts.num_ceps)
             .map(|k| {
@@ -228,22 +274,22 @@ impl MfccComputer {
         Ok(MfccComputer {
             frame_len,
             num_ceps: opts.num_ceps,
-            input_scale: opts.input_scale,
             preemphasis: opts.preemphasis,
             append_energy: opts.append_energy,
-            window: window(opts.window, frame_len),
+            window: window(opts.window, frame_len, opts.input_scale),
             fft_in: vec![0.0; n],
             packed: vec![Complex::new(0.0, 0.0); n / 2],
             fft_scratch: vec![Complex::new(0.0, 0.0); fft.get_inplace_scratch_len()],
             twiddle_cos: (0..n / 2).map(|k| tau_k(k).cos() as f32).collect(),
             twiddle_sin: (0..n / 2).map(|k| tau_k(k).sin() as f32).collect(),
+            unpack: std::array::from_fn(|_| vec![0.0; n / 2]),
             fft,
             use_avx2: avx2_available(),
-            power: vec![0.0; n / 2 + 1],
+            power: vec![0.0; power_len],
             filter_start,
             filter_offset,
             filter_weights,
-            log_mel: vec![0.0; opts.num_filters],
+            log_mel: vec![0.0; opts.num_filters + 1],
             dct: dct_matrix(opts.num_ceps, opts.num_filters),
             lifter,
         })
@@ -288,16 +334,16 @@ impl MfccComputer {
 
     #[inline(always)]
     fn frame_body(&mut self, frame: &[f32], previous: f32, out: &mut [f32]) {
-        let (s, a) = (self.input_scale, self.preemphasis);
+        let a = self.preemphasis;
         let m = frame.len();
         let buf = &mut self.fft_in;
         if m > 0 {
-            buf[0] = (s * frame[0] - a * (s * previous)) * self.window[0];
-            // y[n] = s·x[n] - a·s·x[n-1], written without a loop-carried value so it vectorizes.
+            buf[0] = (frame[0] - a * previous) * self.window[0];
+            // y[n] = x[n] - a·x[n-1], written without a loop-carried value so it vectorizes.
             for (((y, &x), &xp), &w) in
                 buf[1..m].iter_mut().zip(&frame[1..]).zip(&frame[..m - 1]).zip(&self.window[1..m])
             {
-                *y = (s * x - a * (s * xp)) * w;
+                *y = (x - a * xp) * w;
             }
         }
         buf[m..].fill(0.0);
@@ -316,30 +362,46 @@ impl MfccComputer {
         self.power[0] = (z0.re + z0.im) * (z0.re + z0.im) / n;
         self.power[half] = (z0.re - z0.im) * (z0.re - z0.im) / n;
         let inv_4n = 1.0 / (4.0 * n);
-        let z = &self.packed;
+        // Split a = Z[k] and b = Z[M-k] into four plain arrays first (b read backwards), so the
+        // unpacking below is element-wise and vectorizes.
+        let [ar, ai, br, bi] = &mut self.unpack;
+        for (k, z) in self.packed.iter().enumerate() {
+            ar[k] = z.re;
+            ai[k] = z.im;
+        }
+        for (k, z) in self.packed[1..].iter().rev().enumerate() {
+            br[k + 1] = z.re;
+            bi[k + 1] = z.im;
+        }
+        let (ar, ai, br, bi) = (&ar[..half], &ai[..half], &br[..half], &bi[..half]);
+        let (tw_c, tw_s) = (&self.twiddle_cos[..half], &self.twiddle_sin[..half]);
+        let power = &mut self.power[..half];
         for k in 1..half {
-            let (a, b) = (z[k], z[half - k]);
-            let (er, ei) = (a.re + b.re, a.im - b.im);
-            let (or, oi) = (a.im + b.im, b.re - a.re);
-            let (c, sn) = (self.twiddle_cos[k], self.twiddle_sin[k]);
+            let (er, ei) = (ar[k] + br[k], ai[k] - bi[k]);
+            let (or, oi) = (ai[k] + bi[k], br[k] - ar[k]);
+            let (c, sn) = (tw_c[k], tw_s[k]);
             let yr = er + (c * or + sn * oi);
             let yi = ei + (c * oi - sn * or);
-            self.power[k] = (yr * yr + yi * yi) * inv_4n;
+            power[k] = (yr * yr + yi * yi) * inv_4n;
         }
-        let energy = sum_f32(&self.power);
+        let energy = sum_f32(&self.power[..=half]);
 
-        for (f, lm) in self.log_mel.iter_mut().enumerate() {
+        // Mel energies, then the energy itself as one more entry, so all logs go in one pass.
+        let nf = self.filter_start.len();
+        for (f, lm) in self.log_mel[..nf].iter_mut().enumerate() {
             let (o0, o1) = (self.filter_offset[f], self.filter_offset[f + 1]);
             let start = self.filter_start[f];
             let e = dot_f32(&self.power[start..start + (o1 - o0)], &self.filter_weights[o0..o1]);
-            *lm = if e == 0.0 { LOG_FLOOR } else { e }.ln();
+            *lm = if e == 0.0 { LOG_FLOOR } else { e };
         }
-        let nf = self.log_mel.len();
+        self.log_mel[nf] = if energy == 0.0 { LOG_FLOOR } else { energy };
+        ln_in_place(&mut self.log_mel);
+        let log_mel = &self.log_mel[..nf];
         for (k, c) in out.iter_mut().enumerate() {
-            *c = dot_f32(&self.dct[k * nf..(k + 1) * nf], &self.log_mel) * self.lifter[k];
+            *c = dot_f32(&self.dct[k * nf..(k + 1) * nf], log_mel) * self.lifter[k];
         }
         if self.append_energy {
-            out[0] = if energy == 0.0 { LOG_FLOOR } else { energy }.ln();
+            out[0] = self.log_mel[nf];
         }
     }
 }
@@ -384,6 +446,23 @@ mod tests {
     }
 
     #[test]
+    fn vectorized_ln_matches_f64_ln() {
+        // Across many decades, both mantissa branches, powers of two and the psf floor.
+        let mut xs: Vec<f32> = (0..20_000).map(|i| 10f32.powf(-20.0 + i as f32 * 0.002)).collect();
+        xs.extend([1.0, 2.0, 0.5, std::f32::consts::FRAC_1_SQRT_2, LOG_FLOOR, f32::MAX]);
+        let mut got = xs.clone();
+        ln_in_place(&mut got);
+        for (&x, &g) in xs.iter().zip(&got) {
+            let want = (x as f64).ln();
+            assert!((g as f64 - want).abs() <= 2e-7 * want.abs().max(1.0), "ln {x}: {g} vs {want}");
+        }
+        // A slice with a value outside the fast path falls back to f32::ln for all of it.
+        let mut odd = [1e-40f32, 0.0, 3.0, f32::INFINITY];
+        ln_in_place(&mut odd);
+        assert_eq!(odd, [1e-40f32.ln(), f32::NEG_INFINITY, 3f32.ln(), f32::INFINITY]);
+    }
+
+    #[test]
     fn dct_is_orthonormal() {
         let d = dct_matrix(26, 26);
         for i in 0..26 {
@@ -397,12 +476,12 @@ mod tests {
 
     #[test]
     fn windows_match_their_formulas() {
-        let h = window(Window::Hamming, 5);
+        let h = window(Window::Hamming, 5, 1.0);
         let expect = [0.08, 0.54, 1.0, 0.54, 0.08];
         for (a, b) in h.iter().zip(expect) {
             assert!((a - b).abs() < 1e-6);
         }
-        let p = window(Window::Povey, 5);
+        let p = window(Window::Povey, 5, 1.0);
         let hann: [f64; 5] = [0.0, 0.5, 1.0, 0.5, 0.0];
         for (a, b) in p.iter().zip(hann) {
             assert!((*a as f64 - b.powf(0.85)).abs() < 1e-6);
@@ -473,8 +552,7 @@ mod tests {
         c.compute_frame(&frame, 0.0, &mut out);
         let best =
             (0..26).max_by(|&a, &b| c.log_mel[a].partial_cmp(&c.log_mel[b]).unwrap()).unwrap();
-        let (start, len) =
-            (c.filter_start[best], c.filter_offset[best + 1] - c.filter_offset[best]);
+        let (start, len) = (c.filter_start[best], mel_triangles(&opts)[best].1.len());
         assert!(
             (start..start + len).contains(&32),
             "filter {best} covers {start}..{}",

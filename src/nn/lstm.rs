@@ -18,7 +18,7 @@ use rand::Rng;
 
 use super::Float;
 use super::act::{cell_backward, cell_forward};
-use super::matmul::{gemm, gemm_rows};
+use super::matmul::{Packed, gemm, gemm_packed};
 
 /// Weights of one LSTM direction (also used, zeroed, as its gradient and as optimizer moments).
 #[derive(Clone, Debug, PartialEq)]
@@ -142,9 +142,8 @@ impl<F: Float> Lstm<F> {
         let mut tc = Array3::<F>::zeros((t_len, b, hd));
         let mut h = Array3::<F>::zeros((t_len, b, hd));
         let zero_state = vec![F::zero(); hd];
-        // W_hhᵀ (H, 4H) row-major, once per sequence, for the per-step row kernel.
-        let w_hh_t = self.w_hh.t().as_standard_layout().into_owned();
-        let w_hh_t = contiguous(&w_hh_t);
+        // W_hhᵀ (H, 4H) packed into column panels once per sequence, for the per-step kernel.
+        let w_hh_t = Packed::new(self.w_hh.t());
         for t in 0..t_len {
             let (h_prev, mut h_now) = h.view_mut().split_at(Axis(0), t);
             let (c_prev, mut c_now) = c.view_mut().split_at(Axis(0), t);
@@ -154,7 +153,7 @@ impl<F: Float> Lstm<F> {
                 let h_last = h_prev.index_axis(Axis(0), t - 1);
                 let h_last = h_last.as_slice().expect("standard layout");
                 let g = g_t.as_slice_mut().expect("standard layout");
-                gemm_rows(h_last, w_hh_t, g, b, hd, 4 * hd);
+                gemm_packed(h_last, &w_hh_t, g, b);
             }
             let mut tc_t = tc.index_axis_mut(Axis(0), t);
             let mut h_t = h_now.index_axis_mut(Axis(0), 0);
@@ -201,6 +200,8 @@ impl<F: Float> Lstm<F> {
         let mut dh = vec![F::zero(); hd];
         let zero_state = vec![F::zero(); hd];
         let (c_sl, tc_sl) = (contiguous(&c), contiguous(&tc));
+        // W_hh (4H, H) packed once, for the per-step `da_t W_hh`.
+        let w_hh = Packed::new(self.w_hh.view());
         for t in (0..t_len).rev() {
             let mut g_t = gates.index_axis_mut(Axis(0), t);
             for (bi, &len) in lengths.iter().enumerate() {
@@ -224,7 +225,7 @@ impl<F: Float> Lstm<F> {
                 let rec = dh_rec.as_slice_mut().expect("standard layout");
                 rec.fill(F::zero());
                 let da_t = g_t.as_slice().expect("standard layout");
-                gemm_rows(da_t, contiguous(&self.w_hh), rec, b, 4 * hd, hd);
+                gemm_packed(da_t, &w_hh, rec, b);
             }
         }
         let da = gates.into_shape_with_order((t_len * b, 4 * hd)).expect("standard layout");

@@ -145,6 +145,176 @@ fn block_rows<F: Float, const R: usize, const C: usize>(
     }
 }
 
+/// Columns per panel of a [`Packed`] matrix: one AVX-512 register of f32.
+pub const PANEL: usize = 16;
+
+/// A (K, N) right-hand operand prepared once for many [`gemm_packed`] calls (the LSTM's W_hhᵀ
+/// for the T steps of a sequence). With f32 on an AVX-512 CPU it is repacked into column panels:
+/// panel `p` holds columns `16p .. 16p + 16` as K contiguous rows of 16 values (the last panel
+/// zero-padded), so the kernel reads each panel as one sequential stream instead of one 64-byte
+/// piece every `N` values (with `N·4` bytes a multiple of 4 KiB, all such pieces fall into the
+/// same L1 set). Otherwise (f64, other CPUs) it is a row-major copy for [`gemm_rows`].
+#[derive(Clone, Debug)]
+pub struct Packed<F> {
+    /// (N/16 panels, K, 16) or (K, N)
+    data: Vec<F>,
+    k: usize,
+    n: usize,
+    panels: bool,
+}
+
+impl<F: Float> Packed<F> {
+    /// Packs `w` (K, N), any strides (a transposed view is fine).
+    pub fn new(w: ArrayView2<F>) -> Self {
+        let (k, n) = w.dim();
+        if !panel_kernel::<F>() {
+            let data = w.as_standard_layout().iter().copied().collect();
+            return Packed { data, k, n, panels: false };
+        }
+        let panels = n.div_ceil(PANEL);
+        let mut data = vec![F::zero(); panels * k * PANEL];
+        for (p, panel) in data.chunks_exact_mut(k * PANEL).enumerate() {
+            let c0 = p * PANEL;
+            let width = PANEL.min(n - c0);
+            for (kk, dst) in panel.chunks_exact_mut(PANEL).enumerate() {
+                for (j, d) in dst[..width].iter_mut().enumerate() {
+                    *d = w[(kk, c0 + j)];
+                }
+            }
+        }
+        Packed { data, k, n, panels: true }
+    }
+
+    /// (K, N)
+    pub fn dim(&self) -> (usize, usize) {
+        (self.k, self.n)
+    }
+}
+
+/// Whether [`Packed`] uses the AVX-512 panel kernel for `F`.
+fn panel_kernel<F: Float>() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>() && cpu_features().0
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// `out += a · w` with `w` prepared by [`Packed::new`]: a (M, K), out (M, N), row-major
+/// contiguous. Used for the per-step recurrent products of the LSTM (M = batch).
+pub fn gemm_packed<F: Float>(a: &[F], w: &Packed<F>, out: &mut [F], m: usize) {
+    let (k, n) = w.dim();
+    assert!(a.len() >= m * k && out.len() >= m * n, "gemm_packed: slice sizes");
+    #[cfg(target_arch = "x86_64")]
+    if w.panels {
+        // SAFETY: `panels` is only set for F = f32 (same type, same layout) on a CPU with
+        // AVX-512F; the slice sizes were checked above and the panel data holds N/16 · K · 16.
+        unsafe {
+            let a = std::slice::from_raw_parts(a.as_ptr().cast::<f32>(), a.len());
+            let out = std::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<f32>(), out.len());
+            let data = std::slice::from_raw_parts(w.data.as_ptr().cast::<f32>(), w.data.len());
+            panels_avx512(a, data, out, m, k, n);
+        }
+        return;
+    }
+    gemm_rows(a, &w.data, out, m, k, n);
+}
+
+/// Row blocks of 8 × pairs of panels (16 zmm accumulators), leftover rows one at a time × 4
+/// panels, leftover panels singly; partial last panel through a lane mask.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn panels_avx512(a: &[f32], data: &[f32], out: &mut [f32], m: usize, k: usize, n: usize) {
+    let panels = n.div_ceil(PANEL);
+    let mut r0 = 0;
+    let run = |r0: usize, rows: usize, out: &mut [f32]| {
+        let mut p = 0;
+        // SAFETY (all calls): rows r0..r0+rows < m and panels p..p+NP ≤ N/16 are in bounds.
+        unsafe {
+            while p + 2 <= panels && rows == 8 {
+                panel_block::<8, 2>(a, r0, data, p, out, k, n);
+                p += 2;
+            }
+            while p + 4 <= panels && rows == 1 {
+                panel_block::<1, 4>(a, r0, data, p, out, k, n);
+                p += 4;
+            }
+            while p < panels {
+                if rows == 8 {
+                    panel_block::<8, 1>(a, r0, data, p, out, k, n);
+                } else {
+                    panel_block::<1, 1>(a, r0, data, p, out, k, n);
+                }
+                p += 1;
+            }
+        }
+    };
+    while r0 + 8 <= m {
+        run(r0, 8, out);
+        r0 += 8;
+    }
+    while r0 < m {
+        run(r0, 1, out);
+        r0 += 1;
+    }
+}
+
+/// Rows `r0 .. r0 + R` of `out` × panels `p0 .. p0 + NP`, accumulated over all K.
+///
+/// # Safety
+/// AVX-512F; `a` holds rows up to `r0 + R` of K values, `out` rows up to `r0 + R` of N values,
+/// `data` panels up to `p0 + NP`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn panel_block<const R: usize, const NP: usize>(
+    a: &[f32],
+    r0: usize,
+    data: &[f32],
+    p0: usize,
+    out: &mut [f32],
+    k: usize,
+    n: usize,
+) {
+    use std::arch::x86_64::*;
+    debug_assert!(a.len() >= (r0 + R) * k && out.len() >= (r0 + R) * n);
+    debug_assert!(data.len() >= (p0 + NP) * k * PANEL);
+    let masks: [__mmask16; NP] = std::array::from_fn(|q| {
+        let width = PANEL.min(n - (p0 + q) * PANEL);
+        ((1u32 << width) - 1) as __mmask16
+    });
+    // SAFETY: bounds as documented; masked loads/stores touch only the first `width` columns.
+    unsafe {
+        let a_ptr = a.as_ptr().add(r0 * k);
+        let o_ptr = out.as_mut_ptr().add(r0 * n + p0 * PANEL);
+        let w_ptr = data.as_ptr().add(p0 * k * PANEL);
+        let mut acc = [[_mm512_setzero_ps(); NP]; R];
+        for (r, acc_r) in acc.iter_mut().enumerate() {
+            for (q, acc_q) in acc_r.iter_mut().enumerate() {
+                *acc_q = _mm512_maskz_loadu_ps(masks[q], o_ptr.add(r * n + q * PANEL));
+            }
+        }
+        for kk in 0..k {
+            let wv: [__m512; NP] =
+                std::array::from_fn(|q| _mm512_loadu_ps(w_ptr.add(q * k * PANEL + kk * PANEL)));
+            for (r, acc_r) in acc.iter_mut().enumerate() {
+                let x = _mm512_set1_ps(*a_ptr.add(r * k + kk));
+                for (acc_q, &w) in acc_r.iter_mut().zip(&wv) {
+                    *acc_q = _mm512_fmadd_ps(x, w, *acc_q);
+                }
+            }
+        }
+        for (r, acc_r) in acc.iter().enumerate() {
+            for (q, &acc_q) in acc_r.iter().enumerate() {
+                _mm512_mask_storeu_ps(o_ptr.add(r * n + q * PANEL), masks[q], acc_q);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,6 +328,30 @@ mod tests {
             let init = Array2::from_shape_fn((m, n), |(i, j)| (i + j) as f64);
             let expect = &init + &a.dot(&w);
             for_f32_and_f64(&a, &w, &init, &expect, m, k, n);
+        }
+    }
+
+    #[test]
+    fn gemm_packed_matches_naive_product() {
+        // Row counts around the 8-row blocks, column counts around the 16-wide panels.
+        for &(m, k, n) in &[(1, 256, 1024), (16, 64, 256), (5, 7, 45), (9, 33, 130), (3, 1, 2)] {
+            let a = Array2::from_shape_fn((m, k), |(i, j)| ((i * 31 + j * 7) % 13) as f64 - 6.0);
+            let w = Array2::from_shape_fn((k, n), |(i, j)| ((i * 5 + j * 11) % 17) as f64 - 8.0);
+            let init = Array2::from_shape_fn((m, n), |(i, j)| (i + j) as f64);
+            let expect = &init + &a.dot(&w);
+            let mut out = init.clone();
+            // Packed from a transposed view, as the LSTM packs W_hhᵀ.
+            let wt = w.t().as_standard_layout().into_owned();
+            let packed = Packed::new(wt.t());
+            assert_eq!(packed.dim(), (k, n));
+            gemm_packed(a.as_slice().unwrap(), &packed, out.as_slice_mut().unwrap(), m);
+            assert_eq!(out, expect, "f64 ({m}, {k}, {n})");
+            // Small integers: exact in f32 too.
+            let mut out32 = init.mapv(|v| v as f32);
+            let p32 = Packed::new(w.mapv(|v| v as f32).view());
+            let a32 = a.mapv(|v| v as f32);
+            gemm_packed(a32.as_slice().unwrap(), &p32, out32.as_slice_mut().unwrap(), m);
+            assert_eq!(out32, expect.mapv(|v| v as f32), "f32 ({m}, {k}, {n})");
         }
     }
 
