@@ -14,6 +14,8 @@ use hark::ctc::Alphabet;
 use hark::features::{FeatureOptions, Normalization};
 use hark::gui::{HarkApp, Settings, Tab};
 use hark::model::{ArchConfig, Model, ModelConfig};
+use hark::runtime::decoder::DecoderSetup;
+use hark::runtime::transcribe::Transcriber;
 
 const SR: f64 = 16_000.0;
 
@@ -224,6 +226,54 @@ fn files_tab_transcribes_a_file_searches_and_exports() {
     let srt = std::fs::read_to_string(out.join("two tones.srt")).unwrap();
     assert!(srt.contains("-->") && srt.contains("\na\n"), "{srt}");
     assert!(shows(&h, "Saved 1 transcript(s)"));
+}
+
+/// The text of the `i`-th file in the Files queue, once it is done.
+fn file_text(h: &Harness<'static, HarkApp>, i: usize) -> Option<String> {
+    match &h.state().files.items.get(i)?.state {
+        hark::gui::files::FileState::Done(t) => Some(t.text()),
+        _ => None,
+    }
+}
+
+#[test]
+fn files_tab_decodes_with_the_shipped_language_model_and_can_turn_it_off() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let model_dir = root.join("models/default");
+    let wav = root.join("assets/samples/pico-en-us.wav");
+    // What the library gives with the model's own decoder settings, and greedily.
+    let model = Model::load(&model_dir).unwrap();
+    let shipped = DecoderSetup::for_model(&model_dir).unwrap();
+    assert!(shipped.lm.is_some(), "the default model ships with a word LM");
+    let mut with_lm = Transcriber::new(model.clone());
+    with_lm.beam = shipped.beam.clone();
+    with_lm.lm = shipped.lm.clone();
+    let want_lm = with_lm.transcribe_file(&wav, &mut |_| {}).unwrap().text();
+    let want_greedy = Transcriber::new(model).transcribe_file(&wav, &mut |_| {}).unwrap().text();
+    assert_ne!(want_lm, want_greedy, "the sample must tell the two decodings apart");
+
+    let mut h = harness(app_with_model(&model_dir, Tab::Models));
+    wait_for(&mut h, 60.0, "the model and its LM", |h| h.state().shared.model.model.is_some());
+    let row = texts(&h, "word LM lm.arpa");
+    assert_eq!(row, vec![shipped.describe()], "the Models tab shows the shipped decoding");
+    assert!(h.state().shared.use_lm);
+
+    h.get_by_label("Files").click();
+    h.step();
+    type_into(&mut h, "or path:", &wav.display().to_string());
+    h.get_by_label("Add").click();
+    wait_for(&mut h, 60.0, "the transcript with the LM", |h| file_text(h, 0).is_some());
+    assert_eq!(file_text(&h, 0).unwrap(), want_lm);
+
+    // Off: greedy decoding, the same as the CLI's --no-lm; the choice is saved with the settings.
+    h.get_by_label_contains("Word language model").click();
+    h.step();
+    assert!(!h.state().shared.use_lm);
+    assert!(!h.state().settings().use_lm);
+    type_into(&mut h, "or path:", &wav.display().to_string());
+    h.get_by_label("Add").click();
+    wait_for(&mut h, 60.0, "the greedy transcript", |h| file_text(h, 1).is_some());
+    assert_eq!(file_text(&h, 1).unwrap(), want_greedy);
 }
 
 #[test]

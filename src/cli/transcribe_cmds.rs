@@ -15,7 +15,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use clap::{Args, ValueEnum};
@@ -24,10 +24,9 @@ use rayon::prelude::*;
 use serde_json::json;
 
 use crate::audio::{probe, read_mono_16k};
-use crate::ctc::lm::LanguageModel;
 use crate::ctc::{ArpaLm, BeamOptions, HotWords};
 use crate::model::Model;
-use crate::runtime::decoder::{DecoderConfig, assemble_lm};
+use crate::runtime::decoder::{DecoderConfig, DecoderSetup, assemble_lm};
 use crate::runtime::export::{self, Format};
 use crate::runtime::transcribe::{Transcriber, Transcript};
 use crate::train::data::scan_dataset;
@@ -100,14 +99,6 @@ pub struct LmArgs {
     /// Score boost for each word of a hot word or phrase that is recognized.
     #[arg(long, value_name = "B", default_value_t = 5.0)]
     pub hot_boost: f32,
-}
-
-/// What the decoder runs with: beam settings, and the LM (with hot words) if any.
-pub struct DecoderSetup {
-    pub beam: BeamOptions,
-    pub lm: Option<Arc<dyn LanguageModel>>,
-    /// The ARPA file in use, for reports.
-    pub lm_path: Option<PathBuf>,
 }
 
 impl LmArgs {

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::worker::{self, Notify, Pick, Task};
 use super::{Shared, error_box, path_of};
 use crate::model::Model;
+use crate::runtime::decoder::DecoderSetup;
 use crate::runtime::export::{self, Format};
 use crate::runtime::transcribe::{Transcriber, Transcript};
 
@@ -64,6 +65,7 @@ struct Job {
     id: u64,
     path: PathBuf,
     model: Arc<Model>,
+    decoder: DecoderSetup,
     cancel: Arc<AtomicBool>,
 }
 
@@ -124,12 +126,19 @@ impl FilesTab {
             });
             return;
         };
+        let decoder = shared.decoding();
         let tx = self.worker(shared.notify.clone());
         for path in paths {
             let id = self.next_id;
             self.next_id += 1;
             let cancel = Arc::new(AtomicBool::new(false));
-            let job = Job { id, path: path.clone(), model: model.clone(), cancel: cancel.clone() };
+            let job = Job {
+                id,
+                path: path.clone(),
+                model: model.clone(),
+                decoder: decoder.clone(),
+                cancel: cancel.clone(),
+            };
             let state = if tx.send(job).is_ok() {
                 FileState::Queued
             } else {
@@ -157,7 +166,10 @@ impl FilesTab {
                 }
                 let total_s = crate::audio::probe(&job.path).ok().and_then(|i| i.duration_s);
                 send(FileEvent::Started { id: job.id, total_s });
-                let t = Transcriber::new((*job.model).clone());
+                let mut t = Transcriber::new((*job.model).clone());
+                t.beam = job.decoder.beam;
+                t.lm = job.decoder.lm;
+                t.lm_path = job.decoder.lm_path;
                 let mut last = 0.0;
                 let result = t.transcribe_file(&job.path, &mut |s| {
                     // A few updates per second of audio is plenty for a progress bar.
@@ -293,6 +305,7 @@ impl FilesTab {
             }
             ui.label("(or drop files on the window; wav, flac, mp3, ogg)");
         });
+        shared.lm_toggle(ui);
         ui.horizontal(|ui| {
             let l = ui.label("Search");
             ui.add(egui::TextEdit::singleline(&mut self.search).desired_width(200.0))

@@ -21,6 +21,7 @@ use crate::audio::capture::{
     Capture, CaptureEvent, DeviceInfo, is_user_facing, list_input_devices,
 };
 use crate::model::Model;
+use crate::runtime::decoder::DecoderSetup;
 use crate::runtime::messages::{RecognizerCommand, RecognizerEvent};
 use crate::runtime::recognizer::{
     AudioInput, Recognizer, RecognizerHandle, RecognizerOptions, feed_realtime,
@@ -138,8 +139,9 @@ impl LiveTab {
         self.envelope.clear();
         self.status = "Starting …".into();
         let notify = shared.notify.clone();
+        let decoder = shared.decoding();
         self.starting = Some(Task::spawn("live-start", shared.notify.clone(), move || {
-            start_worker(model, source, device, file, notify)
+            start_worker(model, decoder, source, device, file, notify)
         }));
     }
 
@@ -320,6 +322,7 @@ impl LiveTab {
                     }
                 }
             }
+            shared.lm_toggle(ui);
         });
         ui.horizontal(|ui| {
             if !running {
@@ -422,12 +425,14 @@ pub fn envelope_of(samples: &[f32]) -> Vec<[f32; 2]> {
 /// thread because opening a device can take a moment.
 fn start_worker(
     model: Arc<Model>,
+    decoder: DecoderSetup,
     source: Source,
     device: Option<String>,
     file: Option<PathBuf>,
     notify: Notify,
 ) -> Started {
-    let recognizer = Recognizer::new(model, None, RecognizerOptions::default())?;
+    let opts = RecognizerOptions { beam: decoder.beam, ..RecognizerOptions::default() };
+    let recognizer = Recognizer::new(model, decoder.lm, opts)?;
     let (tx, rx) = mpsc::channel::<CaptureEvent>();
     let (env_tx, env_rx) = mpsc::channel();
     let stop = Arc::new(AtomicBool::new(false));

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::model::Model;
+use crate::runtime::decoder::DecoderSetup;
 use worker::{Notify, Task};
 
 /// The tabs, in the order the tab bar shows them.
@@ -49,7 +50,7 @@ impl Tab {
 }
 
 /// Everything that persists between runs.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
     pub tab: Tab,
@@ -59,6 +60,22 @@ pub struct Settings {
     pub files: files::FilesSettings,
     pub train: train::TrainSettings,
     pub record: record::RecordSettings,
+    /// Decode with the model's word language model when it ships with one.
+    pub use_lm: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            tab: Tab::default(),
+            model: None,
+            live: Default::default(),
+            files: Default::default(),
+            train: Default::default(),
+            record: Default::default(),
+            use_lm: true,
+        }
+    }
 }
 
 /// What to do right after opening (from `hark gui` flags); applied once the model is ready.
@@ -76,14 +93,33 @@ pub struct Launch {
 }
 
 /// The model Live, Files and fine-tuning use, loaded in the background.
-#[derive(Default)]
 pub struct CurrentModel {
     /// What is loaded (or loading).
     pub path: Option<PathBuf>,
     pub model: Option<Arc<Model>>,
+    /// The decoding the model ships with (its `decoder.json` and word LM); greedy if it has none.
+    pub decoder: DecoderSetup,
+    /// Why the model's language model could not be loaded (the model then decodes greedily).
+    pub decoder_error: Option<String>,
     /// Why the last load failed, in plain words.
     pub error: Option<String>,
-    loading: Option<(PathBuf, Task<crate::Result<Model>>)>,
+    loading: Option<(PathBuf, Task<crate::Result<Loaded>>)>,
+}
+
+/// A model and the decoding it ships with (or why that could not be loaded).
+type Loaded = (Model, std::result::Result<DecoderSetup, String>);
+
+impl Default for CurrentModel {
+    fn default() -> Self {
+        CurrentModel {
+            path: None,
+            model: None,
+            decoder: DecoderSetup::greedy(),
+            decoder_error: None,
+            error: None,
+            loading: None,
+        }
+    }
 }
 
 impl CurrentModel {
@@ -102,7 +138,14 @@ impl CurrentModel {
         };
         let p = resolved.clone();
         self.error = None;
-        self.loading = Some((resolved, Task::spawn("model", notify, move || Model::load(&p))));
+        self.loading = Some((
+            resolved,
+            Task::spawn("model", notify, move || {
+                let model = Model::load(&p)?;
+                let decoder = DecoderSetup::for_model(&p).map_err(|e| e.to_string());
+                Ok((model, decoder))
+            }),
+        ));
     }
 
     pub fn is_loading(&self) -> bool {
@@ -116,8 +159,21 @@ impl CurrentModel {
         let path = path.clone();
         self.loading = None;
         match result {
-            Ok(Ok(m)) => {
+            Ok(Ok((m, decoder))) => {
                 self.model = Some(Arc::new(m));
+                match decoder {
+                    Ok(d) => {
+                        self.decoder = d;
+                        self.decoder_error = None;
+                    }
+                    Err(e) => {
+                        self.decoder = DecoderSetup::greedy();
+                        self.decoder_error = Some(format!(
+                            "The model's language model could not be loaded, so it decodes \
+                             without one: {e}"
+                        ));
+                    }
+                }
                 self.path = Some(path);
                 self.error = None;
             }
@@ -158,12 +214,47 @@ pub struct Shared {
     pub use_model: Option<PathBuf>,
     /// The input device chosen in Live ("" = default), also used by Record.
     pub device: String,
+    /// Decode with the model's word language model when it ships with one (persisted).
+    pub use_lm: bool,
 }
 
 impl Shared {
     /// Starts loading `path` as the current model and remembers the choice.
     pub fn choose_model(&mut self, path: Option<PathBuf>) {
         self.use_model = path;
+    }
+
+    /// How Live and Files decode now: the model's own decoding, or greedy when the user turned
+    /// the language model off.
+    pub fn decoding(&self) -> DecoderSetup {
+        if self.use_lm { self.model.decoder.clone() } else { DecoderSetup::greedy() }
+    }
+
+    /// The "Language model" switch Live, Files and Models show (one setting for all three).
+    pub fn lm_toggle(&mut self, ui: &mut egui::Ui) {
+        let d = &self.model.decoder;
+        let has_lm = d.lm.is_some();
+        let label = match &d.lm_path {
+            Some(p) if has_lm => format!(
+                "Word language model ({})",
+                p.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+            ),
+            _ => "Word language model".to_string(),
+        };
+        let hover = if has_lm {
+            format!(
+                "On: {}. Off: greedy decoding (letters as the network hears them; can spell \
+                 words the language model does not know).",
+                d.describe()
+            )
+        } else {
+            "The current model has no word language model (no lm in its decoder.json).".to_string()
+        };
+        ui.add_enabled_ui(has_lm, |ui| {
+            ui.checkbox(&mut self.use_lm, label)
+                .on_hover_text(&hover)
+                .on_disabled_hover_text(&hover);
+        });
     }
 }
 
@@ -198,6 +289,7 @@ impl HarkApp {
                 goto: None,
                 use_model: None,
                 device: String::new(),
+                use_lm: settings.use_lm,
             },
             live: live::LiveTab::new(settings.live),
             files: files::FilesTab::new(settings.files),
@@ -273,6 +365,7 @@ impl HarkApp {
             files: self.files.settings.clone(),
             train: self.train.settings.clone(),
             record: self.record.settings.clone(),
+            use_lm: self.shared.use_lm,
         }
     }
 

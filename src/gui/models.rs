@@ -131,7 +131,13 @@ impl ModelsTab {
                 if !t.hark_version.is_empty() {
                     row("Made by", format!("Hark {}", t.hark_version));
                 }
+                row("Decoding (shipped)", shared.model.decoder.describe());
             },
         );
+        ui.separator();
+        shared.lm_toggle(ui);
+        if let Some(e) = &shared.model.decoder_error {
+            ui.colored_label(ui.visuals().error_fg_color, e);
+        }
     }
 }

@@ -97,6 +97,79 @@ impl DecoderConfig {
     }
 }
 
+/// What the decoder runs with: beam settings, and the LM (with hot words) if any.
+#[derive(Clone)]
+pub struct DecoderSetup {
+    pub beam: BeamOptions,
+    pub lm: Option<Arc<dyn LanguageModel>>,
+    /// The ARPA file in use, for reports.
+    pub lm_path: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for DecoderSetup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DecoderSetup")
+            .field("beam", &self.beam)
+            .field("lm_path", &self.lm_path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DecoderSetup {
+    /// Greedy decoding, no language model.
+    pub fn greedy() -> Self {
+        DecoderSetup {
+            beam: BeamOptions { beam_width: 1, ..BeamOptions::default() },
+            lm: None,
+            lm_path: None,
+        }
+    }
+
+    /// What the model at `model_path` ships with: its `decoder.json` settings and language model
+    /// loaded; greedy decoding when it has none. An LM that is named but missing or malformed is
+    /// an error naming the file.
+    pub fn for_model(model_path: &Path) -> Result<Self> {
+        let (cfg, dir) = DecoderConfig::for_model(model_path)?;
+        let Some(name) = &cfg.lm else {
+            return Ok(DecoderSetup {
+                beam: BeamOptions { beam_width: cfg.beam.max(1), ..BeamOptions::default() },
+                ..DecoderSetup::greedy()
+            });
+        };
+        let path = dir.join(name);
+        let lm = ArpaLm::from_file(&path)?;
+        Ok(DecoderSetup {
+            beam: BeamOptions {
+                beam_width: cfg.beam.max(1),
+                lm_weight: cfg.lm_weight,
+                word_bonus: cfg.word_bonus,
+                ..BeamOptions::default()
+            },
+            lm: assemble_lm(Some(lm), None, cfg.lm_weight),
+            lm_path: Some(path),
+        })
+    }
+
+    /// One line for people: "greedy" or "beam 16, word LM lm.arpa (weight 0.5, bonus 1.0)".
+    pub fn describe(&self) -> String {
+        let beam = if self.beam.beam_width <= 1 && self.lm.is_none() {
+            "greedy".to_string()
+        } else {
+            format!("beam {}", self.beam.beam_width)
+        };
+        match (&self.lm, &self.lm_path) {
+            (Some(_), Some(p)) => format!(
+                "{beam}, word LM {} (weight {}, word bonus {})",
+                p.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+                self.beam.lm_weight,
+                self.beam.word_bonus
+            ),
+            (Some(_), None) => format!("{beam}, hot words"),
+            _ => beam,
+        }
+    }
+}
+
 /// Combines an optional word LM and optional hot words into what the beam search queries.
 pub fn assemble_lm(
     lm: Option<ArpaLm>,
@@ -136,5 +209,32 @@ mod tests {
         std::fs::write(dir.path().join(DECODER_FILE), r#"{"lm_wieght": 1}"#).unwrap();
         let e = DecoderConfig::for_model(dir.path()).unwrap_err().to_string();
         assert!(e.contains("decoder.json") && e.contains("lm_wieght"), "{e}");
+    }
+
+    #[test]
+    fn setup_for_model_loads_its_lm_or_says_why_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let none = DecoderSetup::for_model(dir.path()).unwrap();
+        assert!(none.lm.is_none());
+        assert_eq!(none.beam.beam_width, 1);
+        assert_eq!(none.describe(), "greedy");
+        let cfg = DecoderConfig {
+            lm: Some("lm.arpa".into()),
+            lm_weight: 0.7,
+            word_bonus: 2.0,
+            beam: 8,
+            note: String::new(),
+        };
+        cfg.save(dir.path()).unwrap();
+        let e = DecoderSetup::for_model(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("lm.arpa"), "{e}");
+        let arpa =
+            "\\data\\\nngram 1=3\n\n\\1-grams:\n-0.5\t<s>\t0\n-0.3\thello\n-0.3\t</s>\n\n\\end\\\n";
+        std::fs::write(dir.path().join("lm.arpa"), arpa).unwrap();
+        let s = DecoderSetup::for_model(&dir.path().join("model.json")).unwrap();
+        let lm = s.lm.as_ref().unwrap();
+        assert!(lm.knows("hello") && !lm.knows("world"));
+        assert_eq!((s.beam.beam_width, s.beam.lm_weight, s.beam.word_bonus), (8, 0.7, 2.0));
+        assert_eq!(s.describe(), "beam 8, word LM lm.arpa (weight 0.7, word bonus 2)");
     }
 }
