@@ -152,6 +152,18 @@ fn stopped_and_resumed_run_equals_uninterrupted_run() {
     let wa = std::fs::read(a.path().join("last.safetensors")).unwrap();
     let wb = std::fs::read(b.path().join("last.safetensors")).unwrap();
     assert!(wa == wb, "resumed weights differ from the uninterrupted run");
+
+    // Fine-tuning the finished model: its record counts the training it started from too.
+    let before = Model::load(a.path()).unwrap().config.training;
+    assert_eq!(before.epochs, 3);
+    let c = tempfile::tempdir().unwrap();
+    let mut job_c = small_job(data.path(), c.path(), 12, 1, 1);
+    job_c.options.max_batch_size = 4;
+    job_c.start = Start::FineTune { model: a.path().to_path_buf() };
+    finished(&run(job_c, false));
+    let after = Model::load(&c.path().join("last")).unwrap().config.training;
+    assert_eq!(after.epochs, 4, "{after:?}");
+    assert!(after.steps > before.steps && after.seconds > before.seconds, "{after:?}");
 }
 
 /// `kill -9` at any moment leaves loadable files, and `--resume` finishes the run.

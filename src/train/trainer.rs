@@ -448,6 +448,14 @@ impl Run<'_> {
         if !resume {
             write_json(&job_path, &job)?;
         }
+        // A fine-tuned model's record counts the training of the model it started from too.
+        let prior = match &job.start {
+            Start::FineTune { model: init } if resume => {
+                Model::load(init).map(|m| m.config.training).unwrap_or_default()
+            }
+            Start::FineTune { .. } => model.config.training.clone(),
+            Start::Scratch { .. } => crate::model::TrainingInfo::default(),
+        };
 
         // Data.
         let alphabet = model.config.alphabet.clone();
@@ -691,7 +699,7 @@ impl Run<'_> {
             state.schedule.observe(metric);
             let decision = state.early.observe(metric);
             let best = decision == EarlyStop::Improved;
-            model.config.training = self.training_info(&job, &train, &state, v.as_ref());
+            model.config.training = self.training_info(&job, &train, &state, v.as_ref(), &prior);
             if best {
                 state.best_cer = v.as_ref().map(|v| v.cer);
                 model.save(&job.out_dir)?;
@@ -861,14 +869,15 @@ impl Run<'_> {
         train: &[Utterance],
         state: &TrainerState,
         v: Option<&Validation>,
+        prior: &crate::model::TrainingInfo,
     ) -> crate::model::TrainingInfo {
         crate::model::TrainingInfo {
             dataset: job.data.display().to_string(),
             train_utterances: train.len(),
             train_hours: train.iter().map(|u| u.duration_s).sum::<f64>() / 3600.0,
-            epochs: state.epoch,
-            steps: state.step,
-            seconds: state.seconds,
+            epochs: prior.epochs + state.epoch,
+            steps: prior.steps + state.step,
+            seconds: prior.seconds + state.seconds,
             val_cer: v.map(|v| v.cer),
             val_wer: v.map(|v| v.wer),
             val_loss: v.map(|v| v.loss),
