@@ -6,7 +6,8 @@
 #   2. writes the prompt list (about 47,000 training and 2,400 held-out sentences);
 #   3. synthesizes the training corpus (training voices only) and the held-out test set
 #      (held-out voices speaking held-out sentences), with augmentation; same seed, same corpus;
-#   4. trains the model with `hark train` (resumable: run the script again to continue);
+#   4. trains the model with `hark train` (resumable: run the script again to continue), then
+#      fine-tunes the best weights for 2 epochs at a lower learning rate (`--init`, `--lr 3e-4`);
 #   5. builds the word trigram LM from the training sentences, tunes its weight on a development
 #      set (training voices, held-out sentences the test set does not use), and installs model + LM + decoder.json into models/default;
 #   6. measures CER/WER/RTF on the held-out set with `hark eval` (greedy and with the LM).
@@ -81,16 +82,24 @@ else
         --hidden 256 --layers 3 --stack 3
 fi
 
+# Stage 2: a few epochs at a lower learning rate from the best weights (Adam at a constant 1e-3
+# stops improving the validation CER by more than ~0.3 points per epoch; a lower rate settles it).
+ANNEAL="$WORK/anneal"
+if [ -f "$ANNEAL/checkpoint.safetensors" ]; then
+    "$HARK" train "$WORK/train" --out "$ANNEAL" --resume
+else
+    "$HARK" train "$WORK/train" --out "$ANNEAL" --init "$RUN" --lr 3e-4 --warmup 20 --epochs 2
+fi
+
 # Language model from the training sentences only (held-out sentences stay unseen).
 cut -f2 "$WORK/prompts.tsv" > "$WORK/lm-text.txt"
 "$HARK" lm build "$WORK/lm-text.txt" --order 3 --out "$WORK/lm.arpa"
 
 DEST="$ROOT/models/default"
 mkdir -p "$DEST"
-cp "$RUN/model.json" "$RUN/model.safetensors" "$DEST/"
-cp "$RUN/log.jsonl" "$DEST/train-log.jsonl"
-cp "$RUN/train.json" "$DEST/train.json"
+cp "$ANNEAL/model.json" "$ANNEAL/model.safetensors" "$DEST/"
 "$HARK" lm tune "$WORK/dev" --model "$DEST" --lm "$WORK/lm.arpa" --save
 
 "$HARK" eval "$WORK/test-heldout" --model "$DEST" --beam 1 --no-lm --json "$WORK/eval-greedy.json"
 "$HARK" eval "$WORK/test-heldout" --model "$DEST" --json "$WORK/eval-lm.json"
+python3 "$ROOT/scripts/model_card.py" "$RUN,$ANNEAL" "$DEST" "$WORK/eval-greedy.json" "$WORK/eval-lm.json"

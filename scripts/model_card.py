@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """Writes a model directory's README.md and training-curve.svg from a `hark train` run.
 
-Usage: scripts/model_card.py RUN_DIR MODEL_DIR [EVAL.json ...]
+Usage: scripts/model_card.py RUN_DIR[,RUN_DIR...] MODEL_DIR [EVAL.json ...]
 
 RUN_DIR holds train.json and log.jsonl (what `hark train` writes); MODEL_DIR is where the model
-was installed (models/default). Each EVAL.json is a `hark eval --json` result; they are listed in
+was installed (models/default). Several runs, comma-separated, are stages of one model (each
+fine-tunes the best weights of the one before, `hark train --init`): their epochs and steps are
+numbered on from the stage before, steps of an epoch a stage did not finish are dropped, and the
+merged log and the stages' jobs are written to MODEL_DIR/train-log.jsonl and MODEL_DIR/train.json. Each EVAL.json is a `hark eval --json` result; they are listed in
 the accuracy table. Python 3 standard library only.
 """
 
@@ -30,6 +33,29 @@ def load_log(run):
     for e in epochs:
         by_epoch[e["epoch"]] = e
     return steps, [by_epoch[k] for k in sorted(by_epoch)]
+
+
+def load_stages(runs):
+    """Logs of consecutive stages, renumbered as one run; returns (steps, epochs, records)."""
+    all_steps, all_epochs, records = [], [], []
+    epoch_off, step_off = 0, 0
+    for i, run in enumerate(runs):
+        steps, epochs = load_log(run)
+        last = i == len(runs) - 1
+        end = epochs[-1]["step"] if epochs else 0
+        if not last:
+            steps = [s for s in steps if s["step"] <= end]
+        for s in steps:
+            s = dict(s, step=s["step"] + step_off, epoch=s["epoch"] + epoch_off, stage=i + 1)
+            all_steps.append(s)
+            records.append(s)
+        for e in epochs:
+            e = dict(e, step=e["step"] + step_off, epoch=e["epoch"] + epoch_off, stage=i + 1)
+            all_epochs.append(e)
+            records.append({"epoch": e})
+        epoch_off += len(epochs)
+        step_off += end
+    return all_steps, all_epochs, records
 
 
 def smooth(values, k=50):
@@ -101,11 +127,19 @@ def svg_curve(steps, epochs, path):
 def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
-    run, dest = sys.argv[1], sys.argv[2]
+    runs, dest = sys.argv[1].split(","), sys.argv[2]
     evals = [json.load(open(p, encoding="utf-8")) for p in sys.argv[3:]]
-    job = json.load(open(os.path.join(run, "train.json"), encoding="utf-8"))
+    jobs = [json.load(open(os.path.join(r, "train.json"), encoding="utf-8")) for r in runs]
+    job = jobs[0]
     model = json.load(open(os.path.join(dest, "model.json"), encoding="utf-8"))
-    steps, epochs = load_log(run)
+    steps, epochs, records = load_stages(runs)
+    if len(runs) > 1:
+        with open(os.path.join(dest, "train-log.jsonl"), "w", encoding="utf-8") as f:
+            for r in records:
+                f.write(json.dumps(r) + "\n")
+        with open(os.path.join(dest, "train.json"), "w", encoding="utf-8") as f:
+            json.dump({"stages": jobs}, f, indent=2)
+            f.write("\n")
     svg_curve(steps, epochs, os.path.join(dest, "training-curve.svg"))
     arch = model.get("arch", {})
     lines = [
@@ -130,6 +164,18 @@ def main():
         f"{job['options'].get('validation_percent')} % of it chosen by hash.",
         "- Options: " + ", ".join(f"{k} {v}" for k, v in job["options"].items() if k != "augment"),
         "- On-the-fly augmentation: " + ", ".join(f"{k} {v}" for k, v in job["options"]["augment"].items()),
+    ]
+    if len(jobs) > 1:
+        lines.append(f"- {len(jobs)} stages, each fine-tuning the best weights of the stage before:")
+        for i, j in enumerate(jobs):
+            n = sum(1 for e in epochs if e["stage"] == i + 1)
+            start = "new random weights" if "scratch" in j["start"] else "the previous stage's model"
+            o = j["options"]
+            lines.append(
+                f"  {i + 1}. from {start}: {n} epoch(s) at learning rate {o['learning_rate']:g}"
+                f" (warm-up {o['warmup_steps']} steps)"
+            )
+    lines += [
         "",
         "![training curve](training-curve.svg)",
         "",
