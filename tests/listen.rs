@@ -122,9 +122,10 @@ fn finals_equal_the_offline_decode_and_utterances_split_at_pauses() {
     let f = finals(&events);
     assert_eq!(f.len(), 2, "{f:?}");
     for ((text, s, e), &(b0, b1)) in f.iter().zip(&bursts) {
-        // the endpoint is near the burst (pre-roll 300 ms, hangover 100 ms)
+        // the endpoint is near the burst (pre-roll 300 ms, live hangover 300 ms)
+        assert_eq!(opts.endpoint.hangover_ms, 300);
         assert!(*s <= b0 && *s + secs(0.35) >= b0, "start {s} for burst at {b0}");
-        assert!(*e >= b1 && *e <= b1 + secs(0.15), "end {e} for burst ending {b1}");
+        assert!(*e >= b1 + secs(0.25) && *e <= b1 + secs(0.35), "end {e} for burst ending {b1}");
         assert!(!text.is_empty());
         assert_eq!(*text, offline(&model, &x[*s..*e], &opts.beam));
     }
@@ -425,9 +426,9 @@ fn listen_through_the_microphone_or_reports_none() {
     let live = final_lines(&out.stdout).join(" ");
 
     // The microphone starts at an arbitrary sample within a 10 ms feature frame; the file is
-    // played at the four quarter-frame offsets and the closest is the reference for that phase.
+    // played at 16 offsets 10 samples apart and the closest is the reference for that phase.
     let mut references = Vec::new();
-    for shift in [0usize, 40, 80, 120] {
+    for shift in (0..160).step_by(10) {
         let mut shifted = vec![0.0; shift];
         shifted.extend_from_slice(&speech);
         let path = dir.path().join(format!("say16k_{shift}.wav"));
@@ -461,14 +462,11 @@ fn listen_through_the_microphone_or_reports_none() {
         );
         return;
     }
-    // The bound is 5 CER points; it is not met yet. Measured with the shipped model
-    // (40 % CER on unseen voices): 0, 2.9, 2.9 and 17.4 % in four runs. The outlier is a real
-    // difference, not noise: the live final decodes the utterance only up to 100 ms (the
-    // endpointer's hangover) after its last loud frame, and at some sub-frame phases the BiLSTM
-    // then loses the last word ("world this is hark" -> "worldiss h"); `hark transcribe` keeps
-    // more audio after the speech and gets it. A 300 ms hangover fixed all four phases in a trial
-    // but changes the endpointer's timing tests, so it is left for the next change. Until then
-    // 25 % keeps this test about the capture path, and it prints the value.
+    // The bound is 5 CER points. Measured with the shipped model: 0–4.3 % in 16 runs
+    // (alone and beside the other tests), i.e. at most 3 letters of 69 differ. The assertion
+    // allows 7.5 % so that one more letter under a loaded CI machine does not fail the build; it
+    // prints the value. (Before the live hangover became 300 ms, the live final could drop the
+    // last word at some phases: "world this is hark" -> "worldiss h", 17.4 %.)
     eprintln!("mic vs file CER {:.1} %", cer * 100.0);
-    assert!(cer <= 0.25, "CER {:.1} %: mic {live:?} vs file {reference:?}", cer * 100.0);
+    assert!(cer <= 0.075, "CER {:.1} %: mic {live:?} vs file {reference:?}", cer * 100.0);
 }

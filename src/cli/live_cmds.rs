@@ -112,7 +112,7 @@ fn run_listen(args: &ListenArgs) -> anyhow::Result<ExitCode> {
     let opts = RecognizerOptions {
         endpoint: EndpointOptions {
             trailing_silence_ms: args.trailing_silence_ms,
-            ..Default::default()
+            ..crate::runtime::recognizer::live_endpoint_options()
         },
         beam: setup.beam,
         ..Default::default()

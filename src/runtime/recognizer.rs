@@ -75,10 +75,19 @@ pub struct RecognizerOptions {
     pub beam: BeamOptions,
 }
 
+/// Endpointer settings for live input: the defaults with a 300 ms hangover. A final is decoded
+/// only up to the utterance's end, and the bidirectional network needs audio after the last loud
+/// frame to keep a quiet last word: with 100 ms, "world this is hark" came out as "worldiss h" at
+/// some sub-sample phases of the microphone (`tests/listen.rs`), while `hark transcribe` of the
+/// same file kept it. The final still comes `trailing_silence_ms` after the speech.
+pub fn live_endpoint_options() -> EndpointOptions {
+    EndpointOptions { hangover_ms: 300, ..EndpointOptions::default() }
+}
+
 impl Default for RecognizerOptions {
     fn default() -> Self {
         RecognizerOptions {
-            endpoint: EndpointOptions::default(),
+            endpoint: live_endpoint_options(),
             partial_interval_ms: 250,
             first_partial_interval_ms: 100,
             partial_window_ms: 8000,
