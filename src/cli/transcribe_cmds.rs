@@ -24,9 +24,9 @@ use rayon::prelude::*;
 use serde_json::json;
 
 use crate::audio::{probe, read_mono_16k};
-use crate::ctc::{ArpaLm, BeamOptions, HotWords};
+use crate::ctc::HotWords;
 use crate::model::Model;
-use crate::runtime::decoder::{DecoderConfig, DecoderSetup, assemble_lm};
+use crate::runtime::decoder::{DecoderChoice, DecoderSetup};
 use crate::runtime::export::{self, Format};
 use crate::runtime::transcribe::{Transcriber, Transcript};
 use crate::train::data::scan_dataset;
@@ -109,24 +109,8 @@ impl LmArgs {
         alphabet: &crate::ctc::Alphabet,
         beam: Option<usize>,
     ) -> Result<DecoderSetup> {
-        let (cfg, dir) = DecoderConfig::for_model(model_path)?;
-        let own_lm = cfg.lm.as_ref().map(|f| dir.join(f));
-        let lm_path = if self.no_lm { None } else { self.lm.clone().or(own_lm.clone()) };
-        let using_own = lm_path.is_some() && lm_path == own_lm;
-        let (lm_weight, word_bonus) = if using_own {
-            (self.lm_weight.unwrap_or(cfg.lm_weight), self.word_bonus.unwrap_or(cfg.word_bonus))
-        } else if lm_path.is_some() {
-            let d = BeamOptions::default();
-            (self.lm_weight.unwrap_or(d.lm_weight), self.word_bonus.unwrap_or(d.word_bonus))
-        } else {
-            // Hot words alone: no LM preference for short outputs to counter.
-            (
-                self.lm_weight.unwrap_or(BeamOptions::default().lm_weight),
-                self.word_bonus.unwrap_or(0.0),
-            )
-        };
-        for (name, v) in [("--lm-weight", lm_weight), ("--word-bonus", word_bonus)] {
-            if !v.is_finite() {
+        for (name, v) in [("--lm-weight", self.lm_weight), ("--word-bonus", self.word_bonus)] {
+            if let Some(v) = v.filter(|v| !v.is_finite()) {
                 return Err(Error::Options(format!("{name} must be a finite number, got {v}")));
             }
         }
@@ -151,23 +135,17 @@ impl LmArgs {
                 Path::new("hot words"),
             )?);
         }
-        let has_hot = hot.as_ref().is_some_and(|h| !h.is_empty());
-        let arpa = match &lm_path {
-            Some(p) => Some(ArpaLm::from_file(p)?),
-            None => None,
-        };
-        let beam_width = beam.unwrap_or(if using_own {
-            cfg.beam.max(1)
-        } else if arpa.is_some() || has_hot {
-            16
-        } else {
-            1
-        });
-        Ok(DecoderSetup {
-            beam: BeamOptions { beam_width, lm_weight, word_bonus, ..BeamOptions::default() },
-            lm: assemble_lm(arpa, hot, lm_weight),
-            lm_path,
-        })
+        DecoderSetup::resolve(
+            model_path,
+            DecoderChoice {
+                lm: self.lm.clone(),
+                no_lm: self.no_lm,
+                lm_weight: self.lm_weight,
+                word_bonus: self.word_bonus,
+                hot,
+                beam,
+            },
+        )
     }
 }
 

@@ -97,6 +97,20 @@ impl DecoderConfig {
     }
 }
 
+/// What a caller asks of the decoder on top of the model's own settings (the CLI's flags; the
+/// app asks for nothing extra). `None` = the model's value or the generic default.
+#[derive(Default)]
+pub struct DecoderChoice {
+    /// An ARPA LM instead of the model's.
+    pub lm: Option<PathBuf>,
+    /// No LM, even if the model ships with one.
+    pub no_lm: bool,
+    pub lm_weight: Option<f32>,
+    pub word_bonus: Option<f32>,
+    pub hot: Option<HotWords>,
+    pub beam: Option<usize>,
+}
+
 /// What the decoder runs with: beam settings, and the LM (with hot words) if any.
 #[derive(Clone)]
 pub struct DecoderSetup {
@@ -129,24 +143,43 @@ impl DecoderSetup {
     /// loaded; greedy decoding when it has none. An LM that is named but missing or malformed is
     /// an error naming the file.
     pub fn for_model(model_path: &Path) -> Result<Self> {
+        Self::resolve(model_path, DecoderChoice::default())
+    }
+
+    /// The model's own settings (`decoder.json`) with `choice` on top: an explicit LM replaces
+    /// the model's (with the generic weights unless given), `no_lm` drops it, hot words bias
+    /// the search. Beam width: the choice's, else the model's with its own LM, else 16 with any
+    /// LM or hot words, else 1.
+    pub fn resolve(model_path: &Path, choice: DecoderChoice) -> Result<Self> {
         let (cfg, dir) = DecoderConfig::for_model(model_path)?;
-        let Some(name) = &cfg.lm else {
-            return Ok(DecoderSetup {
-                beam: BeamOptions { beam_width: cfg.beam.max(1), ..BeamOptions::default() },
-                ..DecoderSetup::greedy()
-            });
+        let own_lm = cfg.lm.as_ref().map(|f| dir.join(f));
+        let lm_path = if choice.no_lm { None } else { choice.lm.or(own_lm.clone()) };
+        let using_own = lm_path.is_some() && lm_path == own_lm;
+        let d = BeamOptions::default();
+        let (lm_weight, word_bonus) = if using_own {
+            (choice.lm_weight.unwrap_or(cfg.lm_weight), choice.word_bonus.unwrap_or(cfg.word_bonus))
+        } else if lm_path.is_some() {
+            (choice.lm_weight.unwrap_or(d.lm_weight), choice.word_bonus.unwrap_or(d.word_bonus))
+        } else {
+            // Hot words alone: no LM preference for short outputs to counter.
+            (choice.lm_weight.unwrap_or(d.lm_weight), choice.word_bonus.unwrap_or(0.0))
         };
-        let path = dir.join(name);
-        let lm = ArpaLm::from_file(&path)?;
+        let has_hot = choice.hot.as_ref().is_some_and(|h| !h.is_empty());
+        let arpa = match &lm_path {
+            Some(p) => Some(ArpaLm::from_file(p)?),
+            None => None,
+        };
+        let beam_width = choice.beam.unwrap_or(if using_own {
+            cfg.beam.max(1)
+        } else if arpa.is_some() || has_hot {
+            16
+        } else {
+            1
+        });
         Ok(DecoderSetup {
-            beam: BeamOptions {
-                beam_width: cfg.beam.max(1),
-                lm_weight: cfg.lm_weight,
-                word_bonus: cfg.word_bonus,
-                ..BeamOptions::default()
-            },
-            lm: assemble_lm(Some(lm), None, cfg.lm_weight),
-            lm_path: Some(path),
+            beam: BeamOptions { beam_width, lm_weight, word_bonus, ..d },
+            lm: assemble_lm(arpa, choice.hot, lm_weight),
+            lm_path,
         })
     }
 
