@@ -246,8 +246,7 @@ fn files_tab_decodes_with_the_shipped_language_model_and_can_turn_it_off() {
     let shipped = DecoderSetup::for_model(&model_dir).unwrap();
     assert!(shipped.lm.is_some(), "the default model ships with a word LM");
     let mut with_lm = Transcriber::new(model.clone());
-    with_lm.beam = shipped.beam.clone();
-    with_lm.lm = shipped.lm.clone();
+    with_lm.set_decoder(shipped.clone());
     let want_lm = with_lm.transcribe_file(&wav, &mut |_| {}).unwrap().text();
     let want_greedy = Transcriber::new(model).transcribe_file(&wav, &mut |_| {}).unwrap().text();
     assert_ne!(want_lm, want_greedy, "the sample must tell the two decodings apart");

@@ -207,9 +207,7 @@ impl DecoderArgs {
         let model = Model::load(&path)?;
         let setup = self.lm.setup(&path, &model.config.alphabet, self.beam)?;
         let mut t = Transcriber::new(model);
-        t.beam = setup.beam;
-        t.lm = setup.lm;
-        t.lm_path = setup.lm_path;
+        t.set_decoder(setup);
         Ok(t)
     }
 }

@@ -167,9 +167,7 @@ impl FilesTab {
                 let total_s = crate::audio::probe(&job.path).ok().and_then(|i| i.duration_s);
                 send(FileEvent::Started { id: job.id, total_s });
                 let mut t = Transcriber::new((*job.model).clone());
-                t.beam = job.decoder.beam;
-                t.lm = job.decoder.lm;
-                t.lm_path = job.decoder.lm_path;
+                t.set_decoder(job.decoder);
                 let mut last = 0.0;
                 let result = t.transcribe_file(&job.path, &mut |s| {
                     // A few updates per second of audio is plenty for a progress bar.

@@ -242,6 +242,13 @@ impl Transcriber {
         }
     }
 
+    /// Decodes with `d` (beam settings and LM) from now on.
+    pub fn set_decoder(&mut self, d: crate::runtime::decoder::DecoderSetup) {
+        self.beam = d.beam;
+        self.lm = d.lm;
+        self.lm_path = d.lm_path;
+    }
+
     /// Streams `path` and transcribes it; `progress` gets the seconds of audio read so far.
     pub fn transcribe_file(
         &self,
