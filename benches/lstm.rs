@@ -14,7 +14,7 @@
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use hark::ctc::{CtcLoss, Reduction};
 use hark::model::acoustic::{AcousticModel, ArchConfig};
-use hark::nn::matmul::{Packed, gemm, gemm_packed, gemm_rows};
+use hark::nn::matmul::{Packed, gemm, gemm_acc, gemm_packed, gemm_rows};
 use hark::nn::optim::{Adam, AdamConfig};
 use ndarray::{Array2, Array3};
 use rand::{Rng, SeedableRng};
@@ -158,6 +158,17 @@ fn bench_large(c: &mut Criterion) {
             let p = Packed::new(w_ih.view());
             gemm_packed(da.as_slice().expect("c"), &p, dx.as_slice_mut().expect("c"), 4800)
         })
+    });
+    // Weight gradient dW_ih += daᵀ x (1024 × 4800 × 512): daᵀ is a transposed operand.
+    let mut dw = Array2::<f32>::zeros((1024, 512));
+    g.bench_function("dw_matrixmultiply_1024x4800x512", |b| {
+        b.iter(|| gemm(1.0, da.t(), x.view(), 1.0, &mut dw.view_mut()))
+    });
+    g.bench_function("dw_gemm_acc_1024x4800x512", |b| {
+        b.iter(|| gemm_acc(da.t(), x.view(), &mut dw.view_mut()))
+    });
+    g.bench_function("proj_gemm_acc_4800x512x1024", |b| {
+        b.iter(|| gemm_acc(x.view(), w_ih.t(), &mut gates.view_mut()))
     });
     g.finish();
 }

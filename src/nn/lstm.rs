@@ -18,7 +18,7 @@ use rand::Rng;
 
 use super::Float;
 use super::act::{cell_backward, cell_forward};
-use super::matmul::{Packed, gemm, gemm_packed};
+use super::matmul::{Packed, gemm_acc, gemm_packed};
 
 /// Weights of one LSTM direction (also used, zeroed, as its gradient and as optimizer moments).
 #[derive(Clone, Debug, PartialEq)]
@@ -136,7 +136,7 @@ impl<F: Float> Lstm<F> {
                 .into_shape_with_order((t_len * b, 4 * hd))
                 .expect("standard layout");
             g2.rows_mut().into_iter().for_each(|mut r| r.assign(&bias));
-            gemm(F::one(), x2, self.w_ih.t(), F::one(), &mut g2);
+            gemm_acc(x2, self.w_ih.t(), &mut g2);
         }
         let mut c = Array3::<F>::zeros((t_len, b, hd));
         let mut tc = Array3::<F>::zeros((t_len, b, hd));
@@ -232,19 +232,19 @@ impl<F: Float> Lstm<F> {
         let x2 = x.view().into_shape_with_order((t_len * b, d)).expect("standard layout");
         // a = x W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh  ⇒  dW_ih += daᵀ x, dW_hh += Σ_t da_tᵀ h_{t-1},
         // db_ih = db_hh += Σ da, dx = da W_ih.
-        gemm(F::one(), da.t(), x2, F::one(), &mut grads.w_ih.view_mut());
+        gemm_acc(da.t(), x2, &mut grads.w_ih.view_mut());
         if t_len > 1 {
             let h2 = h
                 .slice(s![..t_len - 1, .., ..])
                 .into_shape_with_order(((t_len - 1) * b, hd))
                 .expect("contiguous");
-            gemm(F::one(), da.slice(s![b.., ..]).t(), h2, F::one(), &mut grads.w_hh.view_mut());
+            gemm_acc(da.slice(s![b.., ..]).t(), h2, &mut grads.w_hh.view_mut());
         }
         let db = da.sum_axis(Axis(0));
         grads.b_ih.scaled_add(F::one(), &db);
         grads.b_hh.scaled_add(F::one(), &db);
         let mut dx = Array2::<F>::zeros((t_len * b, d));
-        gemm(F::one(), da.view(), self.w_ih.view(), F::zero(), &mut dx.view_mut());
+        gemm_acc(da.view(), self.w_ih.view(), &mut dx.view_mut());
         dx.into_shape_with_order((t_len, b, d)).expect("standard layout")
     }
 }

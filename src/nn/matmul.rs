@@ -1,9 +1,14 @@
-//! The one matrix-product entry point of the numeric code, so the backend is chosen in one place.
+//! The matrix-product entry points of the numeric code, so the backends are chosen in one place.
 //!
-//! `C ← β·C + α·A·B` on 2-D views with arbitrary strides (a transposed operand is just `.t()`).
-//! Backend: ndarray's `general_mat_mul`, i.e. the `matrixmultiply` crate, which dispatches at run
-//! time to AVX-512 / AVX2+FMA kernels for f32 and f64. It was chosen by measurement at the LSTM's
-//! sizes (see `benches/RESULTS-lstm.md`).
+//! - [`gemm`]: `C ← β·C + α·A·B` on 2-D views with arbitrary strides (a transposed operand is just
+//!   `.t()`), through ndarray's `general_mat_mul`, i.e. the `matrixmultiply` crate (run-time
+//!   dispatch to AVX-512 / AVX2+FMA kernels). Small and odd-shaped products, f64, and every
+//!   product on CPUs without AVX-512.
+//! - [`gemm_acc`]: `C += A·B` for the LSTM's large products (input projection, dx, weight
+//!   gradients over all T·B frames). With f32 on an AVX-512 CPU, B is packed into 16-column
+//!   panels and multiplied by Hark's own register-blocked kernel, which measured 10–20 % faster
+//!   than matrixmultiply at these sizes (see `benches/RESULTS.md`); otherwise [`gemm`].
+//! - [`gemm_packed`]: the per-step recurrent product `h·W_hhᵀ` with W packed once per sequence.
 
 use ndarray::{ArrayView2, ArrayViewMut2, linalg::general_mat_mul};
 
@@ -148,12 +153,20 @@ fn block_rows<F: Float, const R: usize, const C: usize>(
 /// Columns per panel of a [`Packed`] matrix: one AVX-512 register of f32.
 pub const PANEL: usize = 16;
 
+/// Depth of one block of the panel kernel: a strip of two panels × 256 rows is 32 KiB, so it stays
+/// in L1 while the row blocks of A pass over it.
+const K_BLOCK: usize = 256;
+/// Rows of A per block of the panel kernel: 128 × 256 values (128 KiB) stay in L2 while every
+/// panel strip of B passes over them.
+const M_BLOCK: usize = 128;
+
 /// A (K, N) right-hand operand prepared once for many [`gemm_packed`] calls (the LSTM's W_hhᵀ
-/// for the T steps of a sequence). With f32 on an AVX-512 CPU it is repacked into column panels:
-/// panel `p` holds columns `16p .. 16p + 16` as K contiguous rows of 16 values (the last panel
-/// zero-padded), so the kernel reads each panel as one sequential stream instead of one 64-byte
-/// piece every `N` values (with `N·4` bytes a multiple of 4 KiB, all such pieces fall into the
-/// same L1 set). Otherwise (f64, other CPUs) it is a row-major copy for [`gemm_rows`].
+/// for the T steps of a sequence) or for one large product ([`gemm_acc`]). With f32 on an
+/// AVX-512 CPU it is repacked into column panels: panel `p` holds columns `16p .. 16p + 16` as K
+/// contiguous rows of 16 values (the last panel zero-padded), so the kernel reads each panel as one
+/// sequential stream instead of one 64-byte piece every `N` values (with `N·4` bytes a multiple of
+/// 4 KiB, all such pieces fall into the same L1 set). Otherwise (f64, other CPUs) it is a
+/// row-major copy for [`gemm_rows`].
 #[derive(Clone, Debug)]
 pub struct Packed<F> {
     /// (N/16 panels, K, 16) or (K, N)
@@ -173,12 +186,33 @@ impl<F: Float> Packed<F> {
         }
         let panels = n.div_ceil(PANEL);
         let mut data = vec![F::zero(); panels * k * PANEL];
-        for (p, panel) in data.chunks_exact_mut(k * PANEL).enumerate() {
-            let c0 = p * PANEL;
-            let width = PANEL.min(n - c0);
-            for (kk, dst) in panel.chunks_exact_mut(PANEL).enumerate() {
-                for (j, d) in dst[..width].iter_mut().enumerate() {
-                    *d = w[(kk, c0 + j)];
+        if k == 0 || n == 0 {
+            return Packed { data, k, n, panels: true };
+        }
+        if let Some(src) = w.to_slice() {
+            // Row-major: each row of w is cut into its 16-column pieces.
+            for (kk, row) in src.chunks_exact(n).enumerate() {
+                for (p, piece) in row.chunks(PANEL).enumerate() {
+                    let at = p * k * PANEL + kk * PANEL;
+                    data[at..at + piece.len()].copy_from_slice(piece);
+                }
+            }
+        } else if let Some(src) = w.t().to_slice() {
+            // A transposed row-major matrix: column c of w is contiguous.
+            for (c, col) in src.chunks_exact(k).enumerate() {
+                let base = (c / PANEL) * k * PANEL + c % PANEL;
+                for (kk, &v) in col.iter().enumerate() {
+                    data[base + kk * PANEL] = v;
+                }
+            }
+        } else {
+            for (p, panel) in data.chunks_exact_mut(k * PANEL).enumerate() {
+                let c0 = p * PANEL;
+                let width = PANEL.min(n - c0);
+                for (kk, dst) in panel.chunks_exact_mut(PANEL).enumerate() {
+                    for (j, d) in dst[..width].iter_mut().enumerate() {
+                        *d = w[(kk, c0 + j)];
+                    }
                 }
             }
         }
@@ -210,106 +244,226 @@ pub fn gemm_packed<F: Float>(a: &[F], w: &Packed<F>, out: &mut [F], m: usize) {
     assert!(a.len() >= m * k && out.len() >= m * n, "gemm_packed: slice sizes");
     #[cfg(target_arch = "x86_64")]
     if w.panels {
-        // SAFETY: `panels` is only set for F = f32 (same type, same layout) on a CPU with
-        // AVX-512F; the slice sizes were checked above and the panel data holds N/16 · K · 16.
+        // SAFETY: `panels` is only set for F = f32 on a CPU with AVX-512F; a holds M rows of K,
+        // out M rows of N (checked above), the panel data N/16 · K · 16 values.
         unsafe {
-            let a = std::slice::from_raw_parts(a.as_ptr().cast::<f32>(), a.len());
-            let out = std::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<f32>(), out.len());
-            let data = std::slice::from_raw_parts(w.data.as_ptr().cast::<f32>(), w.data.len());
-            panels_avx512(a, data, out, m, k, n);
+            let (a, out, data) =
+                (a.as_ptr().cast(), out.as_mut_ptr().cast(), w.data.as_ptr().cast());
+            panels_avx512::<false>(a, k, data, out, m, k, n);
         }
         return;
     }
     gemm_rows(a, &w.data, out, m, k, n);
 }
 
-/// Row blocks of 8 × pairs of panels (16 zmm accumulators), leftover rows one at a time × 4
-/// panels, leftover panels singly; partial last panel through a lane mask.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn panels_avx512(a: &[f32], data: &[f32], out: &mut [f32], m: usize, k: usize, n: usize) {
-    let panels = n.div_ceil(PANEL);
-    let mut r0 = 0;
-    let run = |r0: usize, rows: usize, out: &mut [f32]| {
-        let mut p = 0;
-        // SAFETY (all calls): rows r0..r0+rows < m and panels p..p+NP ≤ N/16 are in bounds.
-        unsafe {
-            while p + 2 <= panels && rows == 8 {
-                panel_block::<8, 2>(a, r0, data, p, out, k, n);
-                p += 2;
-            }
-            while p + 4 <= panels && rows == 1 {
-                panel_block::<1, 4>(a, r0, data, p, out, k, n);
-                p += 4;
-            }
-            while p < panels {
-                if rows == 8 {
-                    panel_block::<8, 1>(a, r0, data, p, out, k, n);
+/// `c += a · b` for the large products of a layer (all T·B frames at once). On a CPU with the
+/// AVX-512 panel kernel (f32), `b` is packed into panels and multiplied by Hark's kernel, which
+/// measured faster than matrixmultiply at these sizes (benches/RESULTS.md); `a` may be row-major
+/// or a transposed row-major matrix (as `daᵀ` in the weight gradients), `c` must be row-major.
+/// Anything else goes through [`gemm`].
+pub fn gemm_acc<F: Float>(a: ArrayView2<F>, b: ArrayView2<F>, c: &mut ArrayViewMut2<F>) {
+    let ((m, k), n) = (a.dim(), b.ncols());
+    debug_assert_eq!(k, b.nrows());
+    debug_assert_eq!((m, n), c.dim());
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if panel_kernel::<F>()
+        && let Some(out) = c.as_slice_mut()
+    {
+        let layout = match (a.to_slice(), a.t().to_slice()) {
+            (Some(s), _) => Some((s, false)),
+            (None, Some(s)) => Some((s, true)),
+            _ => None,
+        };
+        if let Some((a_sl, trans)) = layout {
+            let w = Packed::new(b);
+            debug_assert!(w.panels && a_sl.len() == m * k && out.len() == m * n);
+            // SAFETY: F = f32 and AVX-512F (panel_kernel); a holds M·K values (row-major with
+            // leading dimension K, or transposed with leading dimension M), out M·N, the panels
+            // N/16 · K · 16.
+            unsafe {
+                let (ap, op, wp) =
+                    (a_sl.as_ptr().cast(), out.as_mut_ptr().cast(), w.data.as_ptr().cast());
+                if trans {
+                    panels_avx512::<true>(ap, m, wp, op, m, k, n);
                 } else {
-                    panel_block::<1, 1>(a, r0, data, p, out, k, n);
+                    panels_avx512::<false>(ap, k, wp, op, m, k, n);
                 }
-                p += 1;
             }
+            return;
         }
-    };
-    while r0 + 8 <= m {
-        run(r0, 8, out);
-        r0 += 8;
     }
-    while r0 < m {
-        run(r0, 1, out);
-        r0 += 1;
-    }
+    gemm(F::one(), a, b, F::one(), c);
 }
 
-/// Rows `r0 .. r0 + R` of `out` × panels `p0 .. p0 + NP`, accumulated over all K.
+/// `out += A · W` over K in blocks of [`K_BLOCK`] and M in blocks of [`M_BLOCK`]; within a
+/// block, each strip of panels of W is multiplied by all row groups of A while it is in L1:
+/// 8 rows × 2 panels (16 zmm accumulators), leftover rows one at a time × 4 panels, leftover
+/// panels singly; the partial last panel through a lane mask. Element (r, kk) of A is
+/// `a[r·lda + kk]`, or `a[kk·lda + r]` when `TRANS`. A transposed A is first copied block by block
+/// into groups of 8 rows × depth (8 values per depth contiguous): read in place, its rows
+/// `lda · 4` bytes apart would all fall into one L1 set.
 ///
 /// # Safety
-/// AVX-512F; `a` holds rows up to `r0 + R` of K values, `out` rows up to `r0 + R` of N values,
-/// `data` panels up to `p0 + NP`.
+/// AVX-512F; `a` holds A as described, `w` the N/16 panels of K × 16 values each, `out` M rows
+/// of N values.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-#[inline]
-unsafe fn panel_block<const R: usize, const NP: usize>(
-    a: &[f32],
-    r0: usize,
-    data: &[f32],
-    p0: usize,
-    out: &mut [f32],
+unsafe fn panels_avx512<const TRANS: bool>(
+    a: *const f32,
+    lda: usize,
+    w: *const f32,
+    out: *mut f32,
+    m: usize,
     k: usize,
     n: usize,
 ) {
+    let panels = n.div_ceil(PANEL);
+    let pstride = k * PANEL;
+    let mut pack = if TRANS { vec![0.0f32; M_BLOCK * (K_BLOCK + K_BLOCK / 2)] } else { Vec::new() };
+    let mut k0 = 0;
+    while k0 < k {
+        // A short last block is merged into the one before it.
+        let kc = if !TRANS || k - k0 < K_BLOCK + K_BLOCK / 2 { k - k0 } else { K_BLOCK };
+        let mut m0 = 0;
+        while m0 < m {
+            let mc = if TRANS { M_BLOCK } else { 8 }.min(m - m0);
+            let groups = mc / 8;
+            // SAFETY (all pointer arithmetic and calls): rows < m, panels < N/16 and depths < k
+            // are inside the matrices; the pack holds groups · kc · 8 ≤ M_BLOCK · 1.5 K_BLOCK.
+            unsafe {
+                if TRANS {
+                    for g in 0..groups {
+                        for kk in 0..kc {
+                            let src = a.add((k0 + kk) * lda + m0 + 8 * g);
+                            let dst = pack.as_mut_ptr().add((g * kc + kk) * 8);
+                            std::ptr::copy_nonoverlapping(src, dst, 8);
+                        }
+                    }
+                }
+                // Row group g of this block: A pointer and its leading dimension.
+                let group_a = |g: usize| -> (*const f32, usize, bool) {
+                    if TRANS {
+                        (pack.as_ptr().add(g * kc * 8), 8, true)
+                    } else {
+                        (a.add((m0 + 8 * g) * lda + k0), lda, false)
+                    }
+                };
+                let w_at = |p: usize| w.add(p * pstride + k0 * PANEL);
+                let o_at = |r: usize, p: usize| out.add(r * n + p * PANEL);
+                for g in 0..groups {
+                    let (ag, ld, packed) = group_a(g);
+                    let mut p = 0;
+                    while p < panels {
+                        let (wp, op, cols) = (w_at(p), o_at(m0 + 8 * g, p), n - p * PANEL);
+                        let two = p + 2 <= panels;
+                        match (packed, two) {
+                            (true, true) => {
+                                panel_block::<true, 8, 2>(ag, ld, wp, pstride, op, n, cols, kc)
+                            }
+                            (true, false) => {
+                                panel_block::<true, 8, 1>(ag, ld, wp, pstride, op, n, cols, kc)
+                            }
+                            (false, true) => {
+                                panel_block::<false, 8, 2>(ag, ld, wp, pstride, op, n, cols, kc)
+                            }
+                            (false, false) => {
+                                panel_block::<false, 8, 1>(ag, ld, wp, pstride, op, n, cols, kc)
+                            }
+                        }
+                        p += if two { 2 } else { 1 };
+                    }
+                }
+                // Leftover rows one at a time, 4 panels at once (M = 1 in inference).
+                for r in m0 + 8 * groups..m0 + mc {
+                    let ar = if TRANS { a.add(k0 * lda + r) } else { a.add(r * lda + k0) };
+                    let mut p = 0;
+                    while p < panels {
+                        let (wp, op) = (w_at(p), o_at(r, p));
+                        if p + 4 <= panels {
+                            panel_block::<TRANS, 1, 4>(
+                                ar,
+                                lda,
+                                wp,
+                                pstride,
+                                op,
+                                n,
+                                n - p * PANEL,
+                                kc,
+                            );
+                            p += 4;
+                        } else {
+                            panel_block::<TRANS, 1, 1>(
+                                ar,
+                                lda,
+                                wp,
+                                pstride,
+                                op,
+                                n,
+                                n - p * PANEL,
+                                kc,
+                            );
+                            p += 1;
+                        }
+                    }
+                }
+            }
+            m0 += mc;
+        }
+        k0 += kc;
+    }
+}
+
+/// R rows of `out` (at `o`, rows `n` values apart, `cols` columns from `o` to the end of the
+/// row) × NP panels (at `w`, `pstride` values apart), accumulated over `kc` depths. Element
+/// (r, kk) of A is `a[r·lda + kk]`, or `a[kk·lda + r]` when `TRANS`. A panel that reaches past
+/// the end of the row is loaded and stored through a lane mask.
+///
+/// # Safety
+/// AVX-512F; all R rows, NP panels and `kc` depths are inside the matrices.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+unsafe fn panel_block<const TRANS: bool, const R: usize, const NP: usize>(
+    a: *const f32,
+    lda: usize,
+    w: *const f32,
+    pstride: usize,
+    o: *mut f32,
+    n: usize,
+    cols: usize,
+    kc: usize,
+) {
     use std::arch::x86_64::*;
-    debug_assert!(a.len() >= (r0 + R) * k && out.len() >= (r0 + R) * n);
-    debug_assert!(data.len() >= (p0 + NP) * k * PANEL);
     let masks: [__mmask16; NP] = std::array::from_fn(|q| {
-        let width = PANEL.min(n - (p0 + q) * PANEL);
+        let width = PANEL.min(cols - q * PANEL);
         ((1u32 << width) - 1) as __mmask16
     });
     // SAFETY: bounds as documented; masked loads/stores touch only the first `width` columns.
     unsafe {
-        let a_ptr = a.as_ptr().add(r0 * k);
-        let o_ptr = out.as_mut_ptr().add(r0 * n + p0 * PANEL);
-        let w_ptr = data.as_ptr().add(p0 * k * PANEL);
         let mut acc = [[_mm512_setzero_ps(); NP]; R];
         for (r, acc_r) in acc.iter_mut().enumerate() {
             for (q, acc_q) in acc_r.iter_mut().enumerate() {
-                *acc_q = _mm512_maskz_loadu_ps(masks[q], o_ptr.add(r * n + q * PANEL));
+                *acc_q = _mm512_maskz_loadu_ps(masks[q], o.add(r * n + q * PANEL));
             }
         }
-        for kk in 0..k {
+        for kk in 0..kc {
             let wv: [__m512; NP] =
-                std::array::from_fn(|q| _mm512_loadu_ps(w_ptr.add(q * k * PANEL + kk * PANEL)));
+                std::array::from_fn(|q| _mm512_loadu_ps(w.add(q * pstride + kk * PANEL)));
             for (r, acc_r) in acc.iter_mut().enumerate() {
-                let x = _mm512_set1_ps(*a_ptr.add(r * k + kk));
-                for (acc_q, &w) in acc_r.iter_mut().zip(&wv) {
-                    *acc_q = _mm512_fmadd_ps(x, w, *acc_q);
+                let av = if TRANS { *a.add(kk * lda + r) } else { *a.add(r * lda + kk) };
+                let x = _mm512_set1_ps(av);
+                for (acc_q, &wq) in acc_r.iter_mut().zip(&wv) {
+                    *acc_q = _mm512_fmadd_ps(x, wq, *acc_q);
                 }
             }
         }
         for (r, acc_r) in acc.iter().enumerate() {
             for (q, &acc_q) in acc_r.iter().enumerate() {
-                _mm512_mask_storeu_ps(o_ptr.add(r * n + q * PANEL), masks[q], acc_q);
+                _mm512_mask_storeu_ps(o.add(r * n + q * PANEL), masks[q], acc_q);
             }
         }
     }
@@ -352,6 +506,34 @@ mod tests {
             let a32 = a.mapv(|v| v as f32);
             gemm_packed(a32.as_slice().unwrap(), &p32, out32.as_slice_mut().unwrap(), m);
             assert_eq!(out32, expect.mapv(|v| v as f32), "f32 ({m}, {k}, {n})");
+        }
+    }
+
+    #[test]
+    fn gemm_acc_matches_naive_product_in_both_layouts_of_a() {
+        // Sizes across the K blocks (256, merged tail below 384), the M blocks (128), the 8-row
+        // groups and the 16-wide panels, including the LSTM's shapes scaled down.
+        for &(m, k, n) in &[(300, 700, 45), (137, 385, 130), (9, 33, 16), (1, 600, 70), (8, 1, 3)] {
+            let a = Array2::from_shape_fn((m, k), |(i, j)| ((i * 31 + j * 7) % 13) as f32 - 6.0);
+            let w = Array2::from_shape_fn((k, n), |(i, j)| ((i * 5 + j * 11) % 17) as f32 - 8.0);
+            let init = Array2::from_shape_fn((m, n), |(i, j)| (i + j) as f32);
+            // f64 reference; small integers, so every f32 partial sum is exact.
+            let expect = (&init.mapv(f64::from) + &a.mapv(f64::from).dot(&w.mapv(f64::from)))
+                .mapv(|v| v as f32);
+            let mut out = init.clone();
+            gemm_acc(a.view(), w.view(), &mut out.view_mut());
+            assert_eq!(out, expect, "row-major a ({m}, {k}, {n})");
+            // a given as the transpose of a row-major (K, M) matrix, w as a transposed view.
+            let a_t = a.t().as_standard_layout().into_owned();
+            let w_t = w.t().as_standard_layout().into_owned();
+            let mut out = init.clone();
+            gemm_acc(a_t.t(), w_t.t(), &mut out.view_mut());
+            assert_eq!(out, expect, "transposed a ({m}, {k}, {n})");
+            // A strided a (every other column of a wider matrix) takes the general path.
+            let wide = Array2::from_shape_fn((m, 2 * k), |(i, j)| a[(i, j / 2)]);
+            let mut out = init.clone();
+            gemm_acc(wide.slice(ndarray::s![.., ..;2]), w.view(), &mut out.view_mut());
+            assert_eq!(out, expect, "strided a ({m}, {k}, {n})");
         }
     }
 
