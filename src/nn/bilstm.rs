@@ -5,11 +5,11 @@
 //! The two directions are independent until the concatenation, so they run in parallel
 //! (`rayon::join`; with a one-thread pool they simply run one after the other).
 
-use ndarray::{Array3, ArrayView3, s};
+use ndarray::{Array3, ArrayView3, Axis, s};
 use rand::Rng;
 
 use super::Float;
-use super::lstm::{Lstm, LstmCache, reverse_padded};
+use super::lstm::{Lstm, LstmCache, reverse_padded, reverse_padded_into};
 
 /// Weights of one bidirectional layer (also its gradient and optimizer moments).
 #[derive(Clone, Debug, PartialEq)]
@@ -47,14 +47,22 @@ impl<F: Float> BiLstm<F> {
 
     /// x (T, B, D), lengths (B) → y (T, B, 2H) = [h_fwd, h_bwd].
     pub fn forward(&self, x: ArrayView3<F>, lengths: &[usize]) -> (Array3<F>, BiLstmCache<F>) {
-        let ((h_f, c_f), (h_r, c_r)) = rayon::join(
-            || self.fwd.forward(x, lengths),
-            || self.bwd.forward(reverse_padded(x, lengths).view(), lengths),
-        );
         let hd = self.fwd.hidden();
         let mut y = Array3::<F>::zeros((x.dim().0, x.dim().1, 2 * hd));
-        y.slice_mut(s![.., .., ..hd]).assign(&h_f);
-        y.slice_mut(s![.., .., hd..]).assign(&reverse_padded(h_r.view(), lengths));
+        // Each direction writes its half of y on its own thread.
+        let (mut y_f, y_r) = y.view_mut().split_at(Axis(2), hd);
+        let (c_f, c_r) = rayon::join(
+            || {
+                let (h_f, c_f) = self.fwd.forward(x, lengths);
+                y_f.assign(&h_f);
+                c_f
+            },
+            || {
+                let (h_r, c_r) = self.bwd.forward(reverse_padded(x, lengths).view(), lengths);
+                reverse_padded_into(h_r.view(), lengths, y_r);
+                c_r
+            },
+        );
         (y, BiLstmCache { fwd: c_f, bwd: c_r, lengths: lengths.to_vec() })
     }
 
@@ -70,14 +78,14 @@ impl<F: Float> BiLstm<F> {
         debug_assert_eq!(d_y.dim().2, 2 * hd);
         let BiLstmCache { fwd, bwd, lengths } = cache;
         let (g_f, g_r) = (&mut grads.fwd, &mut grads.bwd);
-        let (dx_f, dx_r) = rayon::join(
+        let (dx_f, mut dx) = rayon::join(
             || self.fwd.backward(fwd, d_y.slice(s![.., .., ..hd]), g_f),
             || {
                 let d_r = reverse_padded(d_y.slice(s![.., .., hd..]), &lengths);
-                self.bwd.backward(bwd, d_r.view(), g_r)
+                let dx_r = self.bwd.backward(bwd, d_r.view(), g_r);
+                reverse_padded(dx_r.view(), &lengths)
             },
         );
-        let mut dx = reverse_padded(dx_r.view(), &lengths);
         dx.scaled_add(F::one(), &dx_f);
         dx
     }

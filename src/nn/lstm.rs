@@ -13,7 +13,7 @@
 //! what each utterance gives alone. (Run time-reversed with `reverse_padded` for the backward
 //! direction of a bidirectional layer: each utterance then starts at its own last frame.)
 
-use ndarray::{Array1, Array2, Array3, ArrayView3, Axis, s};
+use ndarray::{Array1, Array2, Array3, ArrayView3, ArrayViewMut3, Axis, s};
 use rand::Rng;
 
 use super::Float;
@@ -253,15 +253,25 @@ impl<F: Float> Lstm<F> {
 /// 0 beyond. It is its own inverse on valid frames (and maps padding to 0), so the same function
 /// turns the reversed direction's outputs and gradients back.
 pub fn reverse_padded<F: Float>(x: ArrayView3<F>, lengths: &[usize]) -> Array3<F> {
-    let (t_len, b, d) = x.dim();
-    debug_assert_eq!(lengths.len(), b);
-    let mut out = Array3::<F>::zeros((t_len, b, d));
+    let mut out = Array3::<F>::zeros(x.dim());
+    reverse_padded_into(x, lengths, out.view_mut());
+    out
+}
+
+/// [`reverse_padded`] into `out` (same shape, zero beyond each utterance's length on entry).
+pub fn reverse_padded_into<F: Float>(
+    x: ArrayView3<F>,
+    lengths: &[usize],
+    mut out: ArrayViewMut3<F>,
+) {
+    let t_len = x.dim().0;
+    debug_assert_eq!(lengths.len(), x.dim().1);
+    debug_assert_eq!(out.dim(), x.dim());
     for (bi, &len) in lengths.iter().enumerate() {
         for s in 0..len.min(t_len) {
             out.slice_mut(s![s, bi, ..]).assign(&x.slice(s![len - 1 - s, bi, ..]));
         }
     }
-    out
 }
 
 /// Row (t, bi) of a standard-layout (T, B, N) array given as a flat slice.
