@@ -15,14 +15,22 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
     tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
     tmp.as_file().sync_all().map_err(|e| Error::io(tmp.path(), e))?;
-    // tempfile creates files readable by the owner only; a model or transcript is an ordinary
-    // document, readable by others as any file the user's umask would allow.
+    ordinary_permissions(tmp.as_file(), tmp.path())?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}
+
+/// tempfile creates files readable by the owner only; a model, transcript, feature file or
+/// converted WAV is an ordinary document, so it gets rw-r--r-- before it is renamed into place.
+/// `path` names the file in an error.
+pub fn ordinary_permissions(file: &std::fs::File, path: &Path) -> Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         let perms = std::fs::Permissions::from_mode(0o644);
-        tmp.as_file().set_permissions(perms).map_err(|e| Error::io(tmp.path(), e))?;
+        file.set_permissions(perms).map_err(|e| Error::io(path, e))?;
     }
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    #[cfg(not(unix))]
+    let _ = (file, path);
     Ok(())
 }

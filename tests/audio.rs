@@ -625,6 +625,13 @@ fn cli_convert_writes_16k_mono_and_fails_cleanly() {
     assert_eq!((spec.channels, spec.sample_rate, spec.bits_per_sample), (1, 16_000, 16));
     let direct = audio::read_mono_16k(&ogg).unwrap();
     assert_eq!(r.duration() as usize, direct.len());
+    // An ordinary file (rw-r--r--), not the owner-only mode of the temporary file it was written as.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&out_path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644, "mode {mode:o}");
+    }
 
     let bad = dir.path().join("bad.flac");
     std::fs::write(&bad, "fLaC but nothing else").unwrap();

@@ -165,6 +165,7 @@ impl Wav16kWriter {
             _ => Path::new("."),
         };
         let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
+        crate::util::ordinary_permissions(tmp.as_file(), tmp.path())?;
         let (file, temp) = tmp.into_parts();
         let sync_handle = file.try_clone().map_err(|e| Error::io(&temp, e))?;
         let spec = hound::WavSpec {

@@ -190,12 +190,7 @@ pub fn features(args: &FeaturesArgs) -> Result<(usize, usize)> {
 }
 
 fn persist(tmp: tempfile::NamedTempFile, path: &Path) -> Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let perms = std::fs::Permissions::from_mode(0o644);
-        tmp.as_file().set_permissions(perms).map_err(|e| Error::io(path, e))?;
-    }
+    crate::util::ordinary_permissions(tmp.as_file(), path)?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     Ok(())
 }
