@@ -343,37 +343,37 @@ unsafe fn panels_avx512<const TRANS: bool>(
                         }
                     }
                 }
-                // Row group g of this block: A pointer and its leading dimension.
-                let group_a = |g: usize| -> (*const f32, usize, bool) {
+                // Row group g of this block: A pointer and its leading dimension (a packed group
+                // is read with the transposed addressing, 8 values per depth).
+                let group_a = |g: usize| -> (*const f32, usize) {
                     if TRANS {
-                        (pack.as_ptr().add(g * kc * 8), 8, true)
+                        (pack.as_ptr().add(g * kc * 8), 8)
                     } else {
-                        (a.add((m0 + 8 * g) * lda + k0), lda, false)
+                        (a.add((m0 + 8 * g) * lda + k0), lda)
                     }
                 };
-                let w_at = |p: usize| w.add(p * pstride + k0 * PANEL);
-                let o_at = |r: usize, p: usize| out.add(r * n + p * PANEL);
+                let tile = |a: *const f32, lda: usize, r: usize, p: usize| Tile {
+                    a,
+                    lda,
+                    w: w.add(p * pstride + k0 * PANEL),
+                    pstride,
+                    o: out.add(r * n + p * PANEL),
+                    n,
+                    cols: n - p * PANEL,
+                    kc,
+                };
                 for g in 0..groups {
-                    let (ag, ld, packed) = group_a(g);
+                    let (ag, ld) = group_a(g);
                     let mut p = 0;
                     while p < panels {
-                        let (wp, op, cols) = (w_at(p), o_at(m0 + 8 * g, p), n - p * PANEL);
-                        let two = p + 2 <= panels;
-                        match (packed, two) {
-                            (true, true) => {
-                                panel_block::<true, 8, 2>(ag, ld, wp, pstride, op, n, cols, kc)
-                            }
-                            (true, false) => {
-                                panel_block::<true, 8, 1>(ag, ld, wp, pstride, op, n, cols, kc)
-                            }
-                            (false, true) => {
-                                panel_block::<false, 8, 2>(ag, ld, wp, pstride, op, n, cols, kc)
-                            }
-                            (false, false) => {
-                                panel_block::<false, 8, 1>(ag, ld, wp, pstride, op, n, cols, kc)
-                            }
+                        let t = tile(ag, ld, m0 + 8 * g, p);
+                        if p + 2 <= panels {
+                            panel_block::<TRANS, 8, 2>(t);
+                            p += 2;
+                        } else {
+                            panel_block::<TRANS, 8, 1>(t);
+                            p += 1;
                         }
-                        p += if two { 2 } else { 1 };
                     }
                 }
                 // Leftover rows one at a time, 4 panels at once (M = 1 in inference).
@@ -381,30 +381,12 @@ unsafe fn panels_avx512<const TRANS: bool>(
                     let ar = if TRANS { a.add(k0 * lda + r) } else { a.add(r * lda + k0) };
                     let mut p = 0;
                     while p < panels {
-                        let (wp, op) = (w_at(p), o_at(r, p));
+                        let t = tile(ar, lda, r, p);
                         if p + 4 <= panels {
-                            panel_block::<TRANS, 1, 4>(
-                                ar,
-                                lda,
-                                wp,
-                                pstride,
-                                op,
-                                n,
-                                n - p * PANEL,
-                                kc,
-                            );
+                            panel_block::<TRANS, 1, 4>(t);
                             p += 4;
                         } else {
-                            panel_block::<TRANS, 1, 1>(
-                                ar,
-                                lda,
-                                wp,
-                                pstride,
-                                op,
-                                n,
-                                n - p * PANEL,
-                                kc,
-                            );
+                            panel_block::<TRANS, 1, 1>(t);
                             p += 1;
                         }
                     }
@@ -416,18 +398,13 @@ unsafe fn panels_avx512<const TRANS: bool>(
     }
 }
 
-/// R rows of `out` (at `o`, rows `n` values apart, `cols` columns from `o` to the end of the
-/// row) × NP panels (at `w`, `pstride` values apart), accumulated over `kc` depths. Element
-/// (r, kk) of A is `a[r·lda + kk]`, or `a[kk·lda + r]` when `TRANS`. A panel that reaches past
-/// the end of the row is loaded and stored through a lane mask.
-///
-/// # Safety
-/// AVX-512F; all R rows, NP panels and `kc` depths are inside the matrices.
+/// The operands of one [`panel_block`] call: A at its first row and depth (leading dimension
+/// `lda`), the first of its panels of W (`pstride` values apart, already at the first depth), the
+/// first output value `o` (rows `n` values apart, `cols` columns from `o` to the end of the row),
+/// and the depth `kc`.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-#[inline]
-#[allow(clippy::too_many_arguments)]
-unsafe fn panel_block<const TRANS: bool, const R: usize, const NP: usize>(
+#[derive(Clone, Copy)]
+struct Tile {
     a: *const f32,
     lda: usize,
     w: *const f32,
@@ -436,7 +413,19 @@ unsafe fn panel_block<const TRANS: bool, const R: usize, const NP: usize>(
     n: usize,
     cols: usize,
     kc: usize,
-) {
+}
+
+/// R rows × NP panels of the output, accumulated over the tile's depths. Element (r, kk) of A is
+/// `a[r·lda + kk]`, or `a[kk·lda + r]` when `TRANS`. A panel that reaches past the end of the row
+/// is loaded and stored through a lane mask.
+///
+/// # Safety
+/// AVX-512F; all R rows, NP panels and `kc` depths are inside the matrices.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn panel_block<const TRANS: bool, const R: usize, const NP: usize>(t: Tile) {
+    let Tile { a, lda, w, pstride, o, n, cols, kc } = t;
     use std::arch::x86_64::*;
     let masks: [__mmask16; NP] = std::array::from_fn(|q| {
         let width = PANEL.min(cols - q * PANEL);
@@ -474,12 +463,19 @@ mod tests {
     use super::*;
     use ndarray::Array2;
 
+    /// Small-integer operands a (M, K), w (K, N) and a starting c (M, N): every product and
+    /// partial sum is exact in f32 as in f64.
+    fn operands(m: usize, k: usize, n: usize) -> (Array2<f64>, Array2<f64>, Array2<f64>) {
+        let a = Array2::from_shape_fn((m, k), |(i, j)| ((i * 31 + j * 7) % 13) as f64 - 6.0);
+        let w = Array2::from_shape_fn((k, n), |(i, j)| ((i * 5 + j * 11) % 17) as f64 - 8.0);
+        let init = Array2::from_shape_fn((m, n), |(i, j)| (i + j) as f64);
+        (a, w, init)
+    }
+
     #[test]
     fn gemm_rows_matches_naive_product() {
         for &(m, k, n) in &[(1, 256, 1024), (16, 64, 256), (5, 7, 45), (9, 33, 130), (3, 1, 2)] {
-            let a = Array2::from_shape_fn((m, k), |(i, j)| ((i * 31 + j * 7) % 13) as f64 - 6.0);
-            let w = Array2::from_shape_fn((k, n), |(i, j)| ((i * 5 + j * 11) % 17) as f64 - 8.0);
-            let init = Array2::from_shape_fn((m, n), |(i, j)| (i + j) as f64);
+            let (a, w, init) = operands(m, k, n);
             let expect = &init + &a.dot(&w);
             for_f32_and_f64(&a, &w, &init, &expect, m, k, n);
         }
@@ -489,9 +485,7 @@ mod tests {
     fn gemm_packed_matches_naive_product() {
         // Row counts around the 8-row blocks, column counts around the 16-wide panels.
         for &(m, k, n) in &[(1, 256, 1024), (16, 64, 256), (5, 7, 45), (9, 33, 130), (3, 1, 2)] {
-            let a = Array2::from_shape_fn((m, k), |(i, j)| ((i * 31 + j * 7) % 13) as f64 - 6.0);
-            let w = Array2::from_shape_fn((k, n), |(i, j)| ((i * 5 + j * 11) % 17) as f64 - 8.0);
-            let init = Array2::from_shape_fn((m, n), |(i, j)| (i + j) as f64);
+            let (a, w, init) = operands(m, k, n);
             let expect = &init + &a.dot(&w);
             let mut out = init.clone();
             // Packed from a transposed view, as the LSTM packs W_hhᵀ.
@@ -514,12 +508,11 @@ mod tests {
         // Sizes across the K blocks (256, merged tail below 384), the M blocks (128), the 8-row
         // groups and the 16-wide panels, including the LSTM's shapes scaled down.
         for &(m, k, n) in &[(300, 700, 45), (137, 385, 130), (9, 33, 16), (1, 600, 70), (8, 1, 3)] {
-            let a = Array2::from_shape_fn((m, k), |(i, j)| ((i * 31 + j * 7) % 13) as f32 - 6.0);
-            let w = Array2::from_shape_fn((k, n), |(i, j)| ((i * 5 + j * 11) % 17) as f32 - 8.0);
-            let init = Array2::from_shape_fn((m, n), |(i, j)| (i + j) as f32);
+            let (a, w, init) = operands(m, k, n);
             // f64 reference; small integers, so every f32 partial sum is exact.
-            let expect = (&init.mapv(f64::from) + &a.mapv(f64::from).dot(&w.mapv(f64::from)))
-                .mapv(|v| v as f32);
+            let expect = (&init + &a.dot(&w)).mapv(|v| v as f32);
+            let (a, w, init) =
+                (a.mapv(|v| v as f32), w.mapv(|v| v as f32), init.mapv(|v| v as f32));
             let mut out = init.clone();
             gemm_acc(a.view(), w.view(), &mut out.view_mut());
             assert_eq!(out, expect, "row-major a ({m}, {k}, {n})");
