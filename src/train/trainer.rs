@@ -448,10 +448,14 @@ impl Run<'_> {
         if !resume {
             write_json(&job_path, &job)?;
         }
-        // A fine-tuned model's record counts the training of the model it started from too.
+        // A fine-tuned model's record counts the training of the model it started from too. On
+        // resume only the init model's config is read (its weights are not needed); if it is gone
+        // by now the record starts from this run alone.
         let prior = match &job.start {
             Start::FineTune { model: init } if resume => {
-                Model::load(init).map(|m| m.config.training).unwrap_or_default()
+                file::load_config::<ModelConfig>(&file::ModelPaths::resolve(init).config)
+                    .map(|c| c.training)
+                    .unwrap_or_default()
             }
             Start::FineTune { .. } => model.config.training.clone(),
             Start::Scratch { .. } => crate::model::TrainingInfo::default(),
