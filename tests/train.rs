@@ -202,13 +202,20 @@ fn killed_run_resumes_from_its_checkpoint() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // Kill once a few checkpoints have been written (the file is replaced atomically each time).
+    // Kill once the checkpoint has been replaced (atomically) at least once. Not after a fixed
+    // wait: an optimized build finishes these 4 epochs within ~300 ms of its first checkpoint, and
+    // a kill after the end has nothing to resume.
     let ckpt = run_dir.join("checkpoint.safetensors");
     let t0 = std::time::Instant::now();
     while !ckpt.exists() && t0.elapsed().as_secs() < 120 {
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    let written = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let first = written(&ckpt);
+    let t1 = std::time::Instant::now();
+    while written(&ckpt) == first && t1.elapsed().as_millis() < 300 {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(ckpt.exists(), "no checkpoint was written");
