@@ -153,11 +153,11 @@ fn block_rows<F: Float, const R: usize, const C: usize>(
 /// Columns per panel of a [`Packed`] matrix: one AVX-512 register of f32.
 pub const PANEL: usize = 16;
 
-/// Depth of one block of the panel kernel: a strip of two panels × 256 rows is 32 KiB, so it stays
-/// in L1 while the row blocks of A pass over it.
+/// Depth of one block when A is transposed (the weight gradients, K = T·B): 8 packed rows × 256
+/// depths (8 KiB) stay in L1 while the panels of W stream past. A row-major A is not blocked (its
+/// depth is the layer width); blocking it measured slower (benches/RESULTS.md, sitting 5).
 const K_BLOCK: usize = 256;
-/// Rows of A per block of the panel kernel: 128 × 256 values (128 KiB) stay in L2 while every
-/// panel strip of B passes over them.
+/// Rows of a transposed A copied per block: the pack holds 128 rows × up to 1.5 `K_BLOCK` depths.
 const M_BLOCK: usize = 128;
 
 /// A (K, N) right-hand operand prepared once for many [`gemm_packed`] calls (the LSTM's W_hhᵀ
@@ -298,13 +298,13 @@ pub fn gemm_acc<F: Float>(a: ArrayView2<F>, b: ArrayView2<F>, c: &mut ArrayViewM
     gemm(F::one(), a, b, F::one(), c);
 }
 
-/// `out += A · W` over K in blocks of [`K_BLOCK`] and M in blocks of [`M_BLOCK`]; within a
-/// block, each strip of panels of W is multiplied by all row groups of A while it is in L1:
-/// 8 rows × 2 panels (16 zmm accumulators), leftover rows one at a time × 4 panels, leftover
-/// panels singly; the partial last panel through a lane mask. Element (r, kk) of A is
-/// `a[r·lda + kk]`, or `a[kk·lda + r]` when `TRANS`. A transposed A is first copied block by block
-/// into groups of 8 rows × depth (8 values per depth contiguous): read in place, its rows
-/// `lda · 4` bytes apart would all fall into one L1 set.
+/// `out += A · W`, one group of 8 rows of A at a time against every panel of W: 8 rows × 2 panels
+/// (16 zmm accumulators), leftover rows one at a time × 4 panels, leftover panels singly; the
+/// partial last panel through a lane mask. Element (r, kk) of A is `a[r·lda + kk]`, or
+/// `a[kk·lda + r]` when `TRANS`. A row-major A runs over all of K at once. A transposed A is
+/// taken in blocks of [`K_BLOCK`] depths × [`M_BLOCK`] rows, each block first copied into groups
+/// of 8 rows × depth (8 values per depth contiguous): read in place, its rows `lda · 4` bytes
+/// apart would all fall into one L1 set.
 ///
 /// # Safety
 /// AVX-512F; `a` holds A as described, `w` the N/16 panels of K × 16 values each, `out` M rows
