@@ -124,6 +124,48 @@ def svg_curve(steps, epochs, path):
         )
 
 
+def voice_group(voice):
+    """The held-out group a corpus voice id belongs to (make_corpus.py ids)."""
+    if voice.startswith("espeak:"):
+        return "espeak accents"
+    if voice.startswith("mbrola:") and voice.endswith("-en"):
+        return "accented MBROLA"
+    if voice.startswith("pico:"):
+        return "pico"
+    engine, _, name = voice.partition(":")
+    return f"{engine} {name.replace('_diphone', '')}".strip()
+
+
+def by_group(ev):
+    """{group: (CER %, WER %, utterances)} of an eval whose data folder has make_corpus.py's
+    manifest.jsonl (voice per utterance); {} otherwise. Errors are weighted by reference length,
+    as `hark eval` weights its totals."""
+    manifest = os.path.join(ev.get("data", ""), "manifest.jsonl")
+    if not os.path.isfile(manifest):
+        return {}
+    voice = {}
+    with open(manifest, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                r = json.loads(line)
+                voice[r["name"] + ".wav"] = r["voice"]
+    acc = {}
+    for u in ev.get("per_utterance", []):
+        v = voice.get(os.path.basename(u.get("id", "")))
+        if v is None or u.get("error"):
+            continue
+        ref = u["reference"]
+        a = acc.setdefault(voice_group(v), [0.0, 0, 0.0, 0, 0])
+        a[0] += u["cer"] * len(ref)
+        a[1] += len(ref)
+        a[2] += u["wer"] * len(ref.split())
+        a[3] += len(ref.split())
+        a[4] += 1
+    return {
+        g: (100 * a[0] / max(a[1], 1), 100 * a[2] / max(a[3], 1), a[4]) for g, a in acc.items()
+    }
+
+
 def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
@@ -161,7 +203,9 @@ def main():
         "## Training",
         "",
         f"- Data: `{job.get('data')}` (see the recipe); validation: "
-        f"{job['options'].get('validation_percent')} % of it chosen by hash.",
+        f"{job['options'].get('validation_percent')} % of it chosen by hash (a stage on other data"
+        " validates on a share of that data, so its validation figures are not comparable to the"
+        " stage before).",
         "- Options: " + ", ".join(f"{k} {v}" for k, v in job["options"].items() if k != "augment"),
         "- On-the-fly augmentation: " + ", ".join(f"{k} {v}" for k, v in job["options"]["augment"].items()),
     ]
@@ -173,7 +217,7 @@ def main():
             o = j["options"]
             lines.append(
                 f"  {i + 1}. from {start}: {n} epoch(s) at learning rate {o['learning_rate']:g}"
-                f" (warm-up {o['warmup_steps']} steps)"
+                f" (warm-up {o['warmup_steps']} steps) on `{j.get('data')}`"
             )
     lines += [
         "",
@@ -202,6 +246,23 @@ def main():
                 f"| {how} | {ev['utterances']} | {100 * ev['cer']:.2f} | {100 * ev['wer']:.2f} | "
                 f"{ev['rtf']:.4f} | {ev.get('threads', '')} |"
             )
+        groups = [(ev, by_group(ev)) for ev in evals]
+        names = sorted({g for _, gs in groups for g in gs})
+        if names:
+            lines += [
+                "",
+                "By held-out voice group (CER % / WER %, utterances in brackets):",
+                "",
+                "| decoding | " + " | ".join(names) + " |",
+                "| --- |" + " ---: |" * len(names),
+            ]
+            for ev, gs in groups:
+                how = "greedy" if not ev.get("lm") else "beam + LM"
+                cells = []
+                for n in names:
+                    c = gs.get(n)
+                    cells.append(f"{c[0]:.1f} / {c[1]:.1f} ({c[2]})" if c else "")
+                lines.append(f"| {how} | " + " | ".join(cells) + " |")
     with open(os.path.join(dest, "README.md"), "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
 
