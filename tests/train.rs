@@ -229,6 +229,67 @@ fn killed_run_resumes_from_its_checkpoint() {
     assert_eq!(m.config.training.epochs, 4);
 }
 
+/// Ctrl-C stops `hark train` after the current step with a checkpoint of every step taken, and
+/// `--resume` starts exactly there.
+#[test]
+fn interrupted_run_saves_every_step_and_resumes_there() {
+    let data = tempfile::tempdir().unwrap();
+    common::espeak_corpus(data.path(), 40, 13);
+    let out = tempfile::tempdir().unwrap();
+    let run_dir = out.path().join("run");
+    let mut args: Vec<String> = vec![
+        "train".into(),
+        data.path().display().to_string(),
+        "--out".into(),
+        run_dir.display().to_string(),
+        "--epochs".into(),
+        "30".into(),
+        "--hidden".into(),
+        "12".into(),
+        "--layers".into(),
+        "1".into(),
+        "--batch".into(),
+        "4".into(),
+        "--patience".into(),
+        "100".into(),
+    ];
+    let exe = env!("CARGO_BIN_EXE_hark");
+    let child = std::process::Command::new(exe)
+        .args(&args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt once training is under way: some steps are in the log (the default periodic
+    // checkpoint, every 10 minutes, has not come yet).
+    let log = run_dir.join("log.jsonl");
+    let steps_logged =
+        || std::fs::read_to_string(&log).map_or(0, |t| t.matches("\"loss\"").count());
+    let t0 = std::time::Instant::now();
+    while steps_logged() < 3 && t0.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(steps_logged() >= 3, "training did not start");
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let stopped = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&stopped.stderr);
+    assert_eq!(stopped.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("finished (stopped") && stderr.contains("--resume"), "{stderr}");
+    let taken = steps_logged();
+    assert!(taken < 300, "the run ended before the interrupt arrived ({taken} steps)");
+    assert!(run_dir.join("checkpoint.safetensors").exists());
+    args.push("--resume".into());
+    let resumed = std::process::Command::new(exe).args(&args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&resumed.stderr);
+    assert!(resumed.status.success(), "resume failed: {stderr}");
+    assert!(stderr.contains(&format!("resuming at step {taken},")), "{taken} steps: {stderr}");
+    assert_eq!(Model::load(&run_dir.join("last")).unwrap().config.training.epochs, 30);
+}
+
 #[test]
 fn bad_data_is_reported_and_training_goes_on() {
     let data = tempfile::tempdir().unwrap();

@@ -11,7 +11,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::ctc::Alphabet;
 use crate::features::{FeatureOptions, Normalization};
 use crate::model::ArchConfig;
-use crate::train::trainer::{self, FinishReason, Start, TrainEvent, TrainJob, TrainOptions};
+use crate::train::trainer::{
+    self, FinishReason, Start, TrainCommand, TrainEvent, TrainJob, TrainOptions,
+};
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
@@ -121,11 +123,30 @@ impl TrainArgs {
     }
 }
 
-/// Runs a training job with progress bars; Ctrl-C is not trapped (checkpoints make a kill safe).
-/// Exit code 0 when the run finished, 2 when the data or settings were at fault, 1 otherwise.
+/// Runs a training job with progress bars. Ctrl-C (or SIGTERM/SIGHUP) stops it after the current
+/// step with a checkpoint, so `--resume` continues exactly there; a second Ctrl-C quits at once
+/// (the last periodic checkpoint is still there). Exit code 0 when the run finished, 130 when it
+/// was stopped, 2 when the data or settings were at fault, 1 otherwise.
 pub fn train(args: &TrainArgs) -> ExitCode {
     let job = args.job();
     let handle = trainer::spawn(job, args.resume, Box::new(|| {}));
+    let stop = handle.commander();
+    let mut signals = 0u32;
+    if let Err(e) = ctrlc::set_handler(move || {
+        signals += 1;
+        if signals > 1 {
+            eprintln!("\nhark train: quitting without a final checkpoint");
+            std::process::exit(130);
+        }
+        eprintln!(
+            "\nhark train: stopping after this step and saving a checkpoint \
+             (Ctrl-C again quits at once)"
+        );
+        let _ = stop.send(TrainCommand::Stop);
+    }) {
+        eprintln!("hark train: Ctrl-C will not save a checkpoint ({e})");
+    }
+    let mut stopped = false;
     let tty = std::io::stderr().is_terminal();
     let bar = ProgressBar::with_draw_target(
         Some(0),
@@ -218,11 +239,21 @@ pub fn train(args: &TrainArgs) -> ExitCode {
                 let why = match reason {
                     FinishReason::Completed => "all epochs done",
                     FinishReason::EarlyStopped => "no better validation CER for --patience epochs",
-                    FinishReason::Stopped => "stopped",
+                    FinishReason::Stopped => {
+                        stopped = true;
+                        "stopped"
+                    }
                 };
                 let cer =
                     best_cer.map_or(String::new(), |c| format!(", best validation CER {c:.2}%"));
                 eprintln!("finished ({why}{cer}); model: {}", model.display());
+                if stopped {
+                    eprintln!(
+                        "checkpoint saved; continue with: hark train {} --out {} --resume",
+                        args.data.display(),
+                        args.out.display()
+                    );
+                }
             }
         }
     }
@@ -233,6 +264,7 @@ pub fn train(args: &TrainArgs) -> ExitCode {
             eprintln!("hark train: {message}");
             ExitCode::from(if input_error { 2 } else { 1 })
         }
+        None if stopped => ExitCode::from(130),
         None => ExitCode::SUCCESS,
     }
 }

@@ -301,6 +301,10 @@ impl TrainerHandle {
         // The trainer may already have finished; then there is nobody to tell.
         let _ = self.commands.send(c);
     }
+    /// A sender for commands that outlives borrows of the handle (e.g. for a signal handler).
+    pub fn commander(&self) -> Sender<TrainCommand> {
+        self.commands.clone()
+    }
     /// True once the training thread has ended.
     pub fn is_finished(&self) -> bool {
         self.thread.as_ref().is_none_or(|t| t.is_finished())
