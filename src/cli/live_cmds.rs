@@ -70,9 +70,11 @@ pub struct ListenArgs {
     /// Model directory (or NAME.json / NAME.safetensors); default: the shipped `models/default`.
     #[arg(long, value_name = "M")]
     pub model: Option<PathBuf>,
-    /// Beam width of the final decoding (prefix beam search).
-    #[arg(long, value_name = "N", default_value_t = 16)]
-    pub beam: usize,
+    /// Beam width of the final decoding (prefix beam search; partials are greedy). Default: the
+    /// model's decoder.json when its LM is used (as `hark transcribe`), 16 with another LM or hot
+    /// words, else 1.
+    #[arg(long, value_name = "N")]
+    pub beam: Option<usize>,
     /// Language model and hot words of the final decoding.
     #[command(flatten)]
     pub lm: crate::cli::transcribe_cmds::LmArgs,
@@ -108,7 +110,7 @@ pub fn listen(args: &ListenArgs) -> ExitCode {
 fn run_listen(args: &ListenArgs) -> anyhow::Result<ExitCode> {
     let model_path = crate::cli::transcribe_cmds::resolve_model_path(args.model.as_deref())?;
     let model = Arc::new(Model::load(&model_path)?);
-    let setup = args.lm.setup(&model_path, &model.config.alphabet, Some(args.beam.max(1)))?;
+    let setup = args.lm.setup(&model_path, &model.config.alphabet, args.beam.map(|b| b.max(1)))?;
     let opts = RecognizerOptions {
         endpoint: EndpointOptions {
             trailing_silence_ms: args.trailing_silence_ms,
