@@ -340,7 +340,12 @@ fn listen_input_file_prints_one_final_line_per_utterance() {
     // The same samples through the library (the WAV is 16-bit: read it back).
     let heard = hark::audio::read_mono_16k(&wav).unwrap();
     let model = Arc::new(Model::load(&model_path).unwrap());
-    let mut rec = Recognizer::new(model, None, RecognizerOptions::default()).unwrap();
+    // `--no-lm` decodes greedily, as `hark transcribe --no-lm` and the app with the LM off do.
+    let greedy = RecognizerOptions {
+        beam: BeamOptions { beam_width: 1, ..BeamOptions::default() },
+        ..RecognizerOptions::default()
+    };
+    let mut rec = Recognizer::new(model, None, greedy).unwrap();
     let want: Vec<String> =
         finals(&run_sync(&mut rec, &heard, 160)).into_iter().map(|f| f.0).collect();
     assert_eq!(final_lines(&out.stdout), want);

@@ -166,6 +166,21 @@ fn stopped_and_resumed_run_equals_uninterrupted_run() {
     assert!(after.steps > before.steps && after.seconds > before.seconds, "{after:?}");
 }
 
+/// `hark train` arguments for a tiny model (12 units, 1 layer, batches of 4) on `data`.
+fn tiny_cli_run(data: &Path, run_dir: &Path, epochs: u32, extra: &[&str]) -> Vec<String> {
+    let mut a: Vec<String> = vec![
+        "train".into(),
+        data.display().to_string(),
+        "--out".into(),
+        run_dir.display().to_string(),
+        "--epochs".into(),
+        epochs.to_string(),
+    ];
+    a.extend(["--hidden", "12", "--layers", "1", "--batch", "4"].map(String::from));
+    a.extend(extra.iter().map(|s| s.to_string()));
+    a
+}
+
 /// `kill -9` at any moment leaves loadable files, and `--resume` finishes the run.
 #[test]
 fn killed_run_resumes_from_its_checkpoint() {
@@ -174,22 +189,7 @@ fn killed_run_resumes_from_its_checkpoint() {
     let out = tempfile::tempdir().unwrap();
     let run_dir = out.path().join("run");
     let args = |resume: bool| {
-        let mut a: Vec<String> = vec![
-            "train".into(),
-            data.path().display().to_string(),
-            "--out".into(),
-            run_dir.display().to_string(),
-            "--epochs".into(),
-            "4".into(),
-            "--hidden".into(),
-            "12".into(),
-            "--layers".into(),
-            "1".into(),
-            "--batch".into(),
-            "4".into(),
-            "--checkpoint-minutes".into(),
-            "0.0001".into(),
-        ];
+        let mut a = tiny_cli_run(data.path(), &run_dir, 4, &["--checkpoint-minutes", "0.0001"]);
         if resume {
             a.push("--resume".into());
         }
@@ -237,22 +237,7 @@ fn interrupted_run_saves_every_step_and_resumes_there() {
     common::espeak_corpus(data.path(), 40, 13);
     let out = tempfile::tempdir().unwrap();
     let run_dir = out.path().join("run");
-    let mut args: Vec<String> = vec![
-        "train".into(),
-        data.path().display().to_string(),
-        "--out".into(),
-        run_dir.display().to_string(),
-        "--epochs".into(),
-        "30".into(),
-        "--hidden".into(),
-        "12".into(),
-        "--layers".into(),
-        "1".into(),
-        "--batch".into(),
-        "4".into(),
-        "--patience".into(),
-        "100".into(),
-    ];
+    let mut args = tiny_cli_run(data.path(), &run_dir, 30, &["--patience", "100"]);
     let exe = env!("CARGO_BIN_EXE_hark");
     let child = std::process::Command::new(exe)
         .args(&args)
