@@ -364,32 +364,12 @@ unsafe fn panels_avx512<const TRANS: bool>(
                 };
                 for g in 0..groups {
                     let (ag, ld) = group_a(g);
-                    let mut p = 0;
-                    while p < panels {
-                        let t = tile(ag, ld, m0 + 8 * g, p);
-                        if p + 2 <= panels {
-                            panel_block::<TRANS, 8, 2>(t);
-                            p += 2;
-                        } else {
-                            panel_block::<TRANS, 8, 1>(t);
-                            p += 1;
-                        }
-                    }
+                    sweep_panels::<TRANS, 8, 2>(panels, |p| tile(ag, ld, m0 + 8 * g, p));
                 }
                 // Leftover rows one at a time, 4 panels at once (M = 1 in inference).
                 for r in m0 + 8 * groups..m0 + mc {
                     let ar = if TRANS { a.add(k0 * lda + r) } else { a.add(r * lda + k0) };
-                    let mut p = 0;
-                    while p < panels {
-                        let t = tile(ar, lda, r, p);
-                        if p + 4 <= panels {
-                            panel_block::<TRANS, 1, 4>(t);
-                            p += 4;
-                        } else {
-                            panel_block::<TRANS, 1, 1>(t);
-                            p += 1;
-                        }
-                    }
+                    sweep_panels::<TRANS, 1, 4>(panels, |p| tile(ar, lda, r, p));
                 }
             }
             m0 += mc;
@@ -413,6 +393,33 @@ struct Tile {
     n: usize,
     cols: usize,
     kc: usize,
+}
+
+/// Every panel for one set of R rows: NP panels per [`panel_block`] while that many are left,
+/// then the rest one at a time. `tile(p)` gives the operands starting at panel `p`.
+///
+/// # Safety
+/// As [`panel_block`], for every tile `tile` gives for panels `0..panels`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn sweep_panels<const TRANS: bool, const R: usize, const NP: usize>(
+    panels: usize,
+    tile: impl Fn(usize) -> Tile,
+) {
+    let mut p = 0;
+    while p < panels {
+        // SAFETY: the caller vouches for every tile of panels 0..panels.
+        unsafe {
+            if p + NP <= panels {
+                panel_block::<TRANS, R, NP>(tile(p));
+                p += NP;
+            } else {
+                panel_block::<TRANS, R, 1>(tile(p));
+                p += 1;
+            }
+        }
+    }
 }
 
 /// R rows × NP panels of the output, accumulated over the tile's depths. Element (r, kk) of A is
