@@ -181,6 +181,14 @@ fn tiny_cli_run(data: &Path, run_dir: &Path, epochs: u32, extra: &[&str]) -> Vec
     a
 }
 
+/// Polls `done` every `poll_ms` until it holds or `limit_ms` have passed (the caller asserts).
+fn wait_until(limit_ms: u128, poll_ms: u64, done: impl Fn() -> bool) {
+    let t0 = std::time::Instant::now();
+    while !done() && t0.elapsed().as_millis() < limit_ms {
+        std::thread::sleep(std::time::Duration::from_millis(poll_ms));
+    }
+}
+
 /// `kill -9` at any moment leaves loadable files, and `--resume` finishes the run.
 #[test]
 fn killed_run_resumes_from_its_checkpoint() {
@@ -206,16 +214,10 @@ fn killed_run_resumes_from_its_checkpoint() {
     // wait: an optimized build finishes these 4 epochs within ~300 ms of its first checkpoint, and
     // a kill after the end has nothing to resume.
     let ckpt = run_dir.join("checkpoint.safetensors");
-    let t0 = std::time::Instant::now();
-    while !ckpt.exists() && t0.elapsed().as_secs() < 120 {
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    wait_until(120_000, 5, || ckpt.exists());
     let written = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     let first = written(&ckpt);
-    let t1 = std::time::Instant::now();
-    while written(&ckpt) == first && t1.elapsed().as_millis() < 300 {
-        std::thread::sleep(std::time::Duration::from_millis(2));
-    }
+    wait_until(300, 2, || written(&ckpt) != first);
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(ckpt.exists(), "no checkpoint was written");
@@ -250,10 +252,7 @@ fn interrupted_run_saves_every_step_and_resumes_there() {
     let log = run_dir.join("log.jsonl");
     let steps_logged =
         || std::fs::read_to_string(&log).map_or(0, |t| t.matches("\"loss\"").count());
-    let t0 = std::time::Instant::now();
-    while steps_logged() < 3 && t0.elapsed().as_secs() < 120 {
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    wait_until(120_000, 5, || steps_logged() >= 3);
     assert!(steps_logged() >= 3, "training did not start");
     let status = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
