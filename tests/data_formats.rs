@@ -362,8 +362,8 @@ fn explicit_validation_folder() {
     assert!(tv.validation_report.is_some());
 }
 
-/// A stand-in feature function: 10 ms frames, D = 3, every value non-zero.
-fn frame_features(samples: &[f32]) -> hark::Result<Array2<f32>> {
+/// A stand-in feature function: 10 ms frames, D = 3, every value non-zero (no warping).
+fn frame_features(samples: &[f32], _warp: f64) -> hark::Result<Array2<f32>> {
     let t = samples.len() / 160;
     Ok(Array2::from_shape_fn((t, 3), |(i, j)| {
         let frame = &samples[i * 160..(i + 1) * 160];
@@ -417,7 +417,7 @@ fn batches_pad_correctly_and_cover_every_utterance_once_per_epoch() {
             assert!(b <= 4 && (b == 1 || b * t <= 300), "{b} × {t}");
             for (j, &u) in batch.utterances.iter().enumerate() {
                 let samples = hark::audio::read_mono_16k(&utts[u].audio).unwrap();
-                let want = frame_features(&samples).unwrap();
+                let want = frame_features(&samples, 1.0).unwrap();
                 assert_eq!(batch.lengths[j], want.nrows());
                 assert_eq!(batch.targets[j], utts[u].labels);
                 for ti in 0..t {
@@ -442,9 +442,9 @@ fn batches_pad_correctly_and_cover_every_utterance_once_per_epoch() {
 fn cache_computes_each_file_once_and_returns_identical_features() {
     let (_dir, utts) = tone_dataset(6);
     let calls = AtomicUsize::new(0);
-    let counting = |s: &[f32]| {
+    let counting = |s: &[f32], warp: f64| {
         calls.fetch_add(1, Ordering::SeqCst);
-        frame_features(s)
+        frame_features(s, warp)
     };
     let cache = FeatureCache::new(1 << 30);
     let builder =
@@ -522,6 +522,133 @@ fn speed_perturbation_changes_length_and_pitch_together() {
     assert!(speed_perturb(&x, 5.0).is_err());
 }
 
+/// A voiced-vowel stand-in: harmonics of 125 Hz up to 3.5 kHz shaped by two formant bumps.
+fn vowel(seconds: f64, formants_hz: [f32; 2]) -> Vec<f32> {
+    let n = (seconds * 16000.0).round() as usize;
+    let bump = |f: f32, c: f32| (-((f - c) / 250.0).powi(2)).exp();
+    let harmonics: Vec<(f32, f32)> = (1..=28)
+        .map(|k| {
+            let f = 125.0 * k as f32;
+            (f, 0.02 + bump(f, formants_hz[0]) + 0.6 * bump(f, formants_hz[1]))
+        })
+        .collect();
+    (0..n)
+        .map(|i| {
+            let t = i as f32 / 16000.0;
+            0.1 * harmonics.iter().map(|&(f, a)| a * (2.0 * PI * f * t).sin()).sum::<f32>()
+        })
+        .collect()
+}
+
+/// Mean of the cepstra c1..c12 (no energy, no deltas) over the middle half of the frames.
+fn mean_cepstra(samples: &[f32], warp: f64) -> Vec<f64> {
+    let f = hark::features::compute_warped(
+        &hark::features::FeatureOptions::default(),
+        None,
+        samples,
+        warp,
+    )
+    .unwrap();
+    let (t0, t1) = (f.nrows() / 4, f.nrows() * 3 / 4);
+    (1..13)
+        .map(|k| (t0..t1).map(|t| f64::from(f[[t, k]])).sum::<f64>() / (t1 - t0) as f64)
+        .collect()
+}
+
+#[test]
+fn vtlp_warp_matches_a_frequency_scaling_of_the_audio() {
+    // The filterbank warped by w reads the audio's spectrum as if every frequency were divided
+    // by w; rubato's speed perturbation by 1/w divides every frequency of the audio itself. The
+    // two cepstra must agree far better than the plain cepstra of the two signals do.
+    let dist =
+        |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>().sqrt();
+    let x = vowel(1.0, [700.0, 1800.0]);
+    let plain = mean_cepstra(&x, 1.0);
+    assert_eq!(
+        hark::features::compute_warped(&hark::features::FeatureOptions::default(), None, &x, 1.0)
+            .unwrap(),
+        hark::features::compute(&hark::features::FeatureOptions::default(), &x).unwrap(),
+        "warp 1 is the plain front end"
+    );
+    for warp in [0.9, 1.1] {
+        let scaled = speed_perturb(&x, 1.0 / warp).unwrap();
+        let want = mean_cepstra(&scaled, 1.0);
+        let got = mean_cepstra(&x, warp);
+        let (d_warp, d_plain) = (dist(&got, &want), dist(&plain, &want));
+        assert!(d_warp < 0.3 * d_plain, "warp {warp}: {d_warp:.3} vs unwarped {d_plain:.3}");
+    }
+}
+
+#[test]
+fn vtlp_draws_a_warp_per_utterance_and_skips_the_cache() {
+    let opts = AugmentOptions {
+        speed_enabled: false,
+        noise_enabled: false,
+        spec_augment_enabled: false,
+        vtlp_enabled: true,
+        vtlp_warp_min: 0.9,
+        vtlp_warp_max: 1.1,
+        ..AugmentOptions::default()
+    };
+    let aug = Augmenter::new(opts.clone(), 3).unwrap();
+    let warps: Vec<f64> =
+        (0..200).map(|e| aug.frequency_warp(&mut aug.rng_for(e, "spk/u1.wav"))).collect();
+    assert!(warps.iter().all(|w| (0.9..=1.1).contains(w)));
+    let (lo, hi) = warps.iter().fold((2.0f64, 0.0f64), |(l, h), &w| (l.min(w), h.max(w)));
+    assert!(lo < 0.92 && hi > 1.08, "uniform over the range: {lo}..{hi}");
+    // VTLP off draws nothing: the random stream of runs without it is unchanged.
+    let off = Augmenter::new(AugmentOptions::default(), 3).unwrap();
+    let mut rng = off.rng_for(0, "u");
+    assert_eq!(off.frequency_warp(&mut rng), 1.0);
+    assert_eq!(rng, off.rng_for(0, "u"));
+
+    // The batch builder hands each utterance its own warp and caches nothing.
+    let (_dir, utts) = tone_dataset(4);
+    let cache = FeatureCache::new(1 << 30);
+    let seen = std::sync::Mutex::new(Vec::new());
+    let recording = |s: &[f32], warp: f64| {
+        seen.lock().unwrap().push(warp);
+        frame_features(s, warp)
+    };
+    let builder = BatchBuilder {
+        utterances: &utts,
+        cache: &cache,
+        features: &recording,
+        augmenter: Some(&aug),
+    };
+    builder.build(&[0, 1, 2, 3], 0).unwrap();
+    let seen = seen.into_inner().unwrap();
+    assert_eq!(seen.len(), 4);
+    assert!(seen.iter().all(|w| (0.9..=1.1).contains(w) && *w != 1.0), "{seen:?}");
+    assert_eq!(cache.stats().entries, 0);
+
+    // Out-of-range settings are refused, naming the field.
+    for (min, max) in [(0.7, 1.1), (1.1, 0.9), (0.9, 1.3)] {
+        let bad = AugmentOptions { vtlp_warp_min: min, vtlp_warp_max: max, ..opts.clone() };
+        let e = Augmenter::new(bad, 1).unwrap_err().to_string();
+        assert!(e.contains("vtlp_warp"), "{e}");
+    }
+}
+
+#[test]
+fn augment_settings_file_keeps_defaults_and_rejects_typos() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("aug.json");
+    std::fs::write(&good, r#"{"vtlp_enabled": true, "speed_factors": [0.85, 1.0, 1.15]}"#).unwrap();
+    let o = AugmentOptions::from_file(&good).unwrap();
+    assert!(o.vtlp_enabled);
+    assert_eq!(o.speed_factors, vec![0.85, 1.0, 1.15]);
+    assert_eq!(o.noise_probability, AugmentOptions::default().noise_probability);
+    let typo = dir.path().join("typo.json");
+    std::fs::write(&typo, r#"{"vtlp": true}"#).unwrap();
+    let e = AugmentOptions::from_file(&typo).unwrap_err().to_string();
+    assert!(e.contains("typo.json") && e.contains("unknown field `vtlp`"), "{e}");
+    let range = dir.path().join("range.json");
+    std::fs::write(&range, r#"{"noise_probability": 2}"#).unwrap();
+    let e = AugmentOptions::from_file(&range).unwrap_err().to_string();
+    assert!(e.contains("range.json") && e.contains("noise_probability"), "{e}");
+}
+
 #[test]
 fn masks_zero_exactly_their_widths() {
     let base = Array2::from_shape_fn((50, 13), |(t, d)| 1.0 + (t * 13 + d) as f32);
@@ -596,7 +723,7 @@ fn augmentation_is_reproducible_with_the_same_seed() {
     let run = |aug: &Augmenter, epoch: u64| {
         let mut rng = aug.rng_for(epoch, "spk/u1.wav");
         let (wave, info) = aug.waveform(&x, &mut rng).unwrap();
-        let mut f = frame_features(&wave).unwrap();
+        let mut f = frame_features(&wave, 1.0).unwrap();
         let masks = aug.features(&mut f, &mut rng);
         (wave, info, f, masks)
     };

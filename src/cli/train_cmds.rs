@@ -72,13 +72,17 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Turn off all augmentation (speed, noise, SpecAugment).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "augment")]
     pub no_augment: bool,
+    /// Augmentation settings from a JSON file (the `augment` object a run writes to its
+    /// train.json; fields left out keep their defaults).
+    #[arg(long)]
+    pub augment: Option<PathBuf>,
 }
 
 impl TrainArgs {
     /// Resolves the flags into a job (design habit 17: parse, then resolve once).
-    pub fn job(&self) -> TrainJob {
+    pub fn job(&self) -> crate::Result<TrainJob> {
         let start = match &self.init {
             Some(m) => Start::FineTune { model: m.clone() },
             None => {
@@ -113,13 +117,16 @@ impl TrainArgs {
         if self.no_augment {
             options.augment = crate::train::augment::AugmentOptions::none();
         }
-        TrainJob {
+        if let Some(path) = &self.augment {
+            options.augment = crate::train::augment::AugmentOptions::from_file(path)?;
+        }
+        Ok(TrainJob {
             data: self.data.clone(),
             validation: self.val.clone(),
             out_dir: self.out.clone(),
             start,
             options,
-        }
+        })
     }
 }
 
@@ -128,7 +135,13 @@ impl TrainArgs {
 /// (the last periodic checkpoint is still there). Exit code 0 when the run finished, 130 when it
 /// was stopped, 2 when the data or settings were at fault, 1 otherwise.
 pub fn train(args: &TrainArgs) -> ExitCode {
-    let job = args.job();
+    let job = match args.job() {
+        Ok(job) => job,
+        Err(e) => {
+            eprintln!("hark train: {e}");
+            return ExitCode::from(if e.is_input_error() { 2 } else { 1 });
+        }
+    };
     let handle = trainer::spawn(job, args.resume, Box::new(|| {}));
     let stop = handle.commander();
     let mut signals = 0u32;

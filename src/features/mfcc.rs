@@ -90,11 +90,37 @@ fn mel_to_hz(mel: f64) -> f64 {
     700.0 * (10f64.powf(mel / 2595.0) - 1.0)
 }
 
+/// Range of vocal-tract-length warp factors [`MfccComputer::with_warp`] accepts.
+pub const WARP_RANGE: std::ops::RangeInclusive<f64> = 0.8..=1.2;
+
+/// The piecewise-linear frequency warp of VTLP (Jaitly & Hinton 2013, eq. 1): frequencies up to
+/// a boundary are scaled by `alpha`, the rest map linearly so that `high_hz` stays fixed. The
+/// boundary is `0.6 · high_hz · min(alpha, 1) / alpha` (4.8 kHz at 8 kHz and `alpha` = 1, as in the
+/// paper), which keeps the map continuous, increasing and inside `[0, high_hz]`. `alpha` = 1 is
+/// the identity.
+pub fn vtlp_warp_hz(hz: f64, alpha: f64, high_hz: f64) -> f64 {
+    if alpha == 1.0 {
+        return hz;
+    }
+    let knee = 0.6 * high_hz * alpha.min(1.0);
+    let boundary = knee / alpha;
+    if hz <= boundary {
+        hz * alpha
+    } else {
+        high_hz - (high_hz - knee) / (high_hz - boundary) * (high_hz - hz)
+    }
+}
+
 /// psf's filterbank: `F + 2` points equally spaced in mel (numpy `linspace`), each mapped to the
 /// FFT bin `floor((N + 1) · hz / sr)`; triangle `f` rises from bin `b[f]` to `b[f+1]` and falls to
 /// `b[f+2]`, with weights `(i - b[f]) / (b[f+1] - b[f])` and `(b[f+2] - i) / (b[f+2] - b[f+1])`.
 /// Returns for each filter its first bin and its weights (zero weights at the ends trimmed).
-pub(crate) fn mel_triangles(opts: &FeatureOptions) -> Vec<(usize, Vec<f32>)> {
+///
+/// `warp` ≠ 1 moves every point through [`vtlp_warp_hz`] before it is mapped to a bin: below the
+/// warp's boundary the features of `x` then look like the plain features of `x` with every
+/// frequency divided by `warp` (a vocal tract `warp` times longer; tested against speed
+/// perturbation by `1 / warp` in `tests/data_formats.rs`).
+pub(crate) fn mel_triangles(opts: &FeatureOptions, warp: f64) -> Vec<(usize, Vec<f32>)> {
     let nf = opts.num_filters;
     let (lo, hi) = (hz_to_mel(opts.low_freq_hz), hz_to_mel(opts.high_freq_hz));
     let step = (hi - lo) / (nf + 1) as f64;
@@ -103,8 +129,8 @@ pub(crate) fn mel_triangles(opts: &FeatureOptions) -> Vec<(usize, Vec<f32>)> {
         .map(|i| {
             // numpy.linspace: start + i * step, with the endpoint set exactly.
             let mel = if i == nf + 1 { hi } else { lo + i as f64 * step };
-            let b =
-                ((opts.fft_size + 1) as f64 * mel_to_hz(mel) / opts.sample_rate_hz as f64).floor();
+            let hz = vtlp_warp_hz(mel_to_hz(mel), warp, opts.high_freq_hz);
+            let b = ((opts.fft_size + 1) as f64 * hz / opts.sample_rate_hz as f64).floor();
             (b.max(0.0) as usize).min(max_bin)
         })
         .collect();
@@ -244,12 +270,25 @@ impl MfccComputer {
     /// Validates `opts` and precomputes the FFT plan, window, mel triangles, DCT, lifter and
     /// scratch buffers.
     pub fn new(opts: &FeatureOptions) -> Result<Self> {
+        Self::with_warp(opts, 1.0)
+    }
+
+    /// [`MfccComputer::new`] with its mel filterbank warped by `warp` (see [`vtlp_warp_hz`]), for
+    /// vocal-tract-length perturbation in training; `warp` must lie in [`WARP_RANGE`].
+    pub fn with_warp(opts: &FeatureOptions, warp: f64) -> Result<Self> {
         opts.validate()?;
+        if !WARP_RANGE.contains(&warp) {
+            return Err(crate::Error::Options(format!(
+                "frequency warp factor must be in [{}, {}], got {warp}",
+                WARP_RANGE.start(),
+                WARP_RANGE.end()
+            )));
+        }
         let frame_len = opts.frame_length();
         let n = opts.fft_size;
         let fft = FftPlanner::<f32>::new().plan_fft_forward(n / 2);
         let tau_k = |k: usize| 2.0 * std::f64::consts::PI * k as f64 / n as f64;
-        let tri = mel_triangles(opts);
+        let tri = mel_triangles(opts, warp);
         let mut filter_start = Vec::with_capacity(tri.len());
         let mut filter_offset = vec![0];
         let mut filter_weights = Vec::new();
@@ -595,7 +634,7 @@ mod tests {
     fn psf_filterbank_bins() {
         // psf.get_filterbanks(26, 512, 16000)[0] is non-zero at bins 1, 2, 3 with 0.5, 1, 0.5
         // (its bin points start 0, 2, 4), printed from python_speech_features 0.6.
-        let tri = mel_triangles(&FeatureOptions::default());
+        let tri = mel_triangles(&FeatureOptions::default(), 1.0);
         assert_eq!(tri.len(), 26);
         assert_eq!(tri[0].0, 1);
         assert_eq!(tri[0].1, vec![0.5, 1.0, 0.5]);
@@ -613,6 +652,40 @@ mod tests {
             assert!(w.iter().all(|&v| v > 0.0 && v <= 1.0));
             assert_eq!(w.iter().cloned().fold(0.0, f32::max), 1.0);
         }
+    }
+
+    #[test]
+    fn vtlp_warp_is_continuous_increasing_and_keeps_the_ends() {
+        for alpha in [0.8, 0.9, 0.95, 1.05, 1.1, 1.2] {
+            let knee = 0.6 * 8000.0 * f64::min(alpha, 1.0);
+            let boundary = knee / alpha;
+            // Linear scaling below the boundary, both pieces meet there, the ends stay put.
+            assert!((vtlp_warp_hz(1000.0, alpha, 8000.0) - 1000.0 * alpha).abs() < 1e-9);
+            assert!((vtlp_warp_hz(boundary, alpha, 8000.0) - knee).abs() < 1e-9);
+            assert!((vtlp_warp_hz(boundary + 1e-9, alpha, 8000.0) - knee).abs() < 1e-6);
+            assert_eq!(vtlp_warp_hz(0.0, alpha, 8000.0), 0.0);
+            assert!((vtlp_warp_hz(8000.0, alpha, 8000.0) - 8000.0).abs() < 1e-9);
+            let mut last = -1.0;
+            for i in 0..=800 {
+                let w = vtlp_warp_hz(i as f64 * 10.0, alpha, 8000.0);
+                assert!(w > last && w <= 8000.0 + 1e-9, "alpha {alpha} at {} Hz: {w}", i * 10);
+                last = w;
+            }
+        }
+        assert_eq!(vtlp_warp_hz(1234.5, 1.0, 8000.0), 1234.5);
+        // Warp 1 is psf's filterbank exactly; a warp moves the filters and keeps them valid.
+        let opts = FeatureOptions::default();
+        assert_eq!(mel_triangles(&opts, 1.0), mel_triangles(&FeatureOptions::default(), 1.0));
+        for warp in [0.8, 1.2] {
+            let tri = mel_triangles(&opts, warp);
+            assert_eq!(tri.len(), 26);
+            assert!(tri.iter().all(|(_, w)| !w.is_empty() && w.iter().all(|&v| v > 0.0)));
+            // Filter 10 (about 1.1 kHz, below the boundary) starts near its bin times the warp.
+            let plain = mel_triangles(&opts, 1.0)[10].0 as f64;
+            assert!((tri[10].0 as f64 - plain * warp).abs() <= 1.0, "{warp}: {}", tri[10].0);
+        }
+        assert!(MfccComputer::with_warp(&opts, 1.3).is_err());
+        assert!(MfccComputer::with_warp(&opts, f64::NAN).is_err());
     }
 
     #[test]
@@ -733,7 +806,7 @@ mod tests {
         c.compute_frame(&frame, 0.0, &mut out);
         let best =
             (0..26).max_by(|&a, &b| c.log_mel[a].partial_cmp(&c.log_mel[b]).unwrap()).unwrap();
-        let (start, len) = (c.filter_start[best], mel_triangles(&opts)[best].1.len());
+        let (start, len) = (c.filter_start[best], mel_triangles(&opts, 1.0)[best].1.len());
         assert!(
             (start..start + len).contains(&32),
             "filter {best} covers {start}..{}",

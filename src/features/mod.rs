@@ -45,7 +45,18 @@ pub fn compute_with(
     cmvn: Option<&Cmvn>,
     samples: &[f32],
 ) -> Result<Array2<f32>> {
-    let proto = MfccComputer::new(opts)?;
+    compute_warped(opts, cmvn, samples, 1.0)
+}
+
+/// [`compute_with`] through a mel filterbank warped by `warp` (vocal-tract-length perturbation for
+/// training, see [`mfcc::vtlp_warp_hz`]); `warp` = 1 is [`compute_with`] exactly.
+pub fn compute_warped(
+    opts: &FeatureOptions,
+    cmvn: Option<&Cmvn>,
+    samples: &[f32],
+    warp: f64,
+) -> Result<Array2<f32>> {
+    let proto = MfccComputer::with_warp(opts, warp)?;
     let cmvn = online::check_cmvn(opts, cmvn)?;
     let (t, d, c) = (opts.num_frames(samples.len()), opts.dim(), opts.num_ceps);
     let (len, shift) = (opts.frame_length(), opts.frame_shift());

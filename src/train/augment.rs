@@ -1,6 +1,6 @@
 //! Data augmentation for training, applied on the fly (never cached):
-//! waveform level before features (speed perturbation, added noise), feature level after
-//! (SpecAugment time and frequency masks).
+//! waveform level before features (speed perturbation, added noise), in the filterbank (VTLP
+//! frequency warping), feature level after (SpecAugment time and frequency masks).
 //!
 //! Shapes: `N` samples at 16 kHz; features `(T, D)` = (frames, coefficients).
 //!
@@ -30,7 +30,7 @@ pub enum NoiseKind {
 
 /// Augmentation settings. Each family has its own switch; all default to a mild, common recipe.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct AugmentOptions {
     /// Speed perturbation on/off.
     pub speed_enabled: bool,
@@ -62,6 +62,16 @@ pub struct AugmentOptions {
     /// Frequency-mask width is drawn uniformly in [min, max] coefficients (clipped to `D`).
     pub freq_mask_min_bins: usize,
     pub freq_mask_max_bins: usize,
+    /// Vocal-tract-length perturbation (Jaitly & Hinton 2013) on/off: the mel filterbank of each
+    /// utterance is warped by a factor drawn uniformly in [`vtlp_warp_min`, `vtlp_warp_max`],
+    /// which moves formants as a longer or shorter vocal tract would, without the change of tempo
+    /// and pitch that speed perturbation brings along.
+    ///
+    /// [`vtlp_warp_min`]: AugmentOptions::vtlp_warp_min
+    /// [`vtlp_warp_max`]: AugmentOptions::vtlp_warp_max
+    pub vtlp_enabled: bool,
+    pub vtlp_warp_min: f64,
+    pub vtlp_warp_max: f64,
 }
 
 impl Default for AugmentOptions {
@@ -85,6 +95,9 @@ impl Default for AugmentOptions {
             freq_mask_count: 2,
             freq_mask_min_bins: 0,
             freq_mask_max_bins: 5,
+            vtlp_enabled: false,
+            vtlp_warp_min: 0.9,
+            vtlp_warp_max: 1.1,
         }
     }
 }
@@ -96,14 +109,29 @@ impl AugmentOptions {
             speed_enabled: false,
             noise_enabled: false,
             spec_augment_enabled: false,
+            vtlp_enabled: false,
             ..Default::default()
         }
+    }
+
+    /// Reads settings from a JSON file (fields left out keep their defaults) and validates them.
+    pub fn from_file(path: &std::path::Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let options: AugmentOptions = serde_json::from_str(&text)
+            .map_err(|e| Error::data(path, format!("not valid augmentation settings: {e}")))?;
+        options.validate().map_err(|e| Error::data(path, e.to_string()))?;
+        Ok(options)
     }
 
     /// True if any waveform-level augmentation can change the audio.
     pub fn touches_waveform(&self) -> bool {
         (self.speed_enabled && self.speed_factors.iter().any(|&f| quantize_speed(f) != 100))
             || (self.noise_enabled && self.noise_probability > 0.0)
+    }
+
+    /// True if VTLP can warp the filterbank (features must then be computed afresh).
+    pub fn warps_frequency(&self) -> bool {
+        self.vtlp_enabled && (self.vtlp_warp_min != 1.0 || self.vtlp_warp_max != 1.0)
     }
 
     /// Checks ranges; the error names the field.
@@ -149,6 +177,19 @@ impl AugmentOptions {
             return Err(Error::Options(format!(
                 "augment.freq_mask_min_bins ({}) > freq_mask_max_bins ({})",
                 self.freq_mask_min_bins, self.freq_mask_max_bins
+            )));
+        }
+        let warp = crate::features::mfcc::WARP_RANGE;
+        if !(warp.contains(&self.vtlp_warp_min)
+            && warp.contains(&self.vtlp_warp_max)
+            && self.vtlp_warp_min <= self.vtlp_warp_max)
+        {
+            return Err(Error::Options(format!(
+                "augment.vtlp_warp_min ({}) and vtlp_warp_max ({}) must satisfy {} ≤ min ≤ max ≤ {}",
+                self.vtlp_warp_min,
+                self.vtlp_warp_max,
+                warp.start(),
+                warp.end()
             )));
         }
         Ok(())
@@ -238,6 +279,20 @@ impl Augmenter {
             }
         }
         Ok((out, info))
+    }
+
+    /// The VTLP warp factor for one utterance (1.0 when VTLP is off; draws nothing then, so
+    /// runs without VTLP see the same random stream as before it existed).
+    pub fn frequency_warp(&self, rng: &mut impl Rng) -> f64 {
+        let o = &self.options;
+        if !o.warps_frequency() {
+            return 1.0;
+        }
+        if o.vtlp_warp_max > o.vtlp_warp_min {
+            rng.random_range(o.vtlp_warp_min..=o.vtlp_warp_max)
+        } else {
+            o.vtlp_warp_min
+        }
     }
 
     /// SpecAugment masks (if enabled) on a `(T, D)` feature matrix, in place.

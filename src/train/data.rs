@@ -1042,8 +1042,9 @@ pub fn collate(
 // Feature cache
 // ---------------------------------------------------------------------------------------------
 
-/// Any feature extractor: 16 kHz mono samples → `(T, D)`.
-pub type FeatureFn<'f> = dyn Fn(&[f32]) -> Result<Array2<f32>> + Send + Sync + 'f;
+/// Any feature extractor: 16 kHz mono samples and a VTLP frequency-warp factor (1.0 = none,
+/// see [`crate::features::compute_warped`]) → `(T, D)`.
+pub type FeatureFn<'f> = dyn Fn(&[f32], f64) -> Result<Array2<f32>> + Send + Sync + 'f;
 
 /// Counters of a [`FeatureCache`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -1099,7 +1100,7 @@ impl FeatureCache {
             return Ok(Arc::clone(f));
         }
         let samples = crate::audio::read_mono_16k(audio)?;
-        let f = Arc::new(features(&samples).map_err(|e| match e {
+        let f = Arc::new(features(&samples, 1.0).map_err(|e| match e {
             Error::Options(m) | Error::Training(m) => {
                 Error::audio(audio, format!("feature computation failed: {m}"))
             }
@@ -1139,7 +1140,7 @@ impl FeatureCache {
 }
 
 /// Builds padded batches from utterances: cached features, or on-the-fly augmentation
-/// (waveform augmentation → features → SpecAugment, never cached).
+/// (waveform augmentation → features, VTLP-warped → SpecAugment, never cached).
 pub struct BatchBuilder<'a> {
     pub utterances: &'a [Utterance],
     pub cache: &'a FeatureCache,
@@ -1172,10 +1173,11 @@ impl BatchBuilder<'_> {
         match self.augmenter {
             Some(aug) => {
                 let mut rng = aug.rng_for(epoch, &u.id);
-                let mut f = if aug.options.touches_waveform() {
+                let mut f = if aug.options.touches_waveform() || aug.options.warps_frequency() {
                     let samples = crate::audio::read_mono_16k(&u.audio)?;
                     let (wave, _) = aug.waveform(&samples, &mut rng)?;
-                    (self.features)(&wave)?
+                    let warp = aug.frequency_warp(&mut rng);
+                    (self.features)(&wave, warp)?
                 } else {
                     self.cache.get_or_compute(&u.audio, self.features)?.as_ref().clone()
                 };

@@ -494,7 +494,9 @@ impl Run<'_> {
 
         let feature_opts = model.config.features.clone();
         let cmvn = model.config.cmvn.clone();
-        let feature_fn = move |s: &[f32]| features::compute_with(&feature_opts, cmvn.as_ref(), s);
+        let feature_fn = move |s: &[f32], warp: f64| {
+            features::compute_warped(&feature_opts, cmvn.as_ref(), s, warp)
+        };
         let cache = FeatureCache::new(opts.feature_cache_mib << 20);
         let augmenter = Augmenter::new(opts.augment.clone(), opts.seed)?;
         let durations: Vec<f64> = train.iter().map(|u| u.duration_s).collect();
