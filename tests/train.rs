@@ -159,11 +159,36 @@ fn stopped_and_resumed_run_equals_uninterrupted_run() {
     let c = tempfile::tempdir().unwrap();
     let mut job_c = small_job(data.path(), c.path(), 12, 1, 1);
     job_c.options.max_batch_size = 4;
-    job_c.start = Start::FineTune { model: a.path().to_path_buf() };
+    job_c.start = Start::FineTune { model: a.path().to_path_buf(), widen_to: None };
     finished(&run(job_c, false));
     let after = Model::load(&c.path().join("last")).unwrap().config.training;
     assert_eq!(after.epochs, 4, "{after:?}");
     assert!(after.steps > before.steps && after.seconds > before.seconds, "{after:?}");
+
+    // Fine-tuning it widened to 20 units: the run trains and saves the wider model, with the
+    // record of the narrow one (what widening computes is checked in `model::widen`).
+    let d = tempfile::tempdir().unwrap();
+    let mut job_d = small_job(data.path(), d.path(), 12, 1, 1);
+    job_d.options.max_batch_size = 4;
+    job_d.start = Start::FineTune { model: a.path().to_path_buf(), widen_to: Some(20) };
+    finished(&run(job_d, false));
+    let wide = Model::load(&d.path().join("last")).unwrap();
+    assert_eq!(wide.config.arch.hidden, 20);
+    assert_eq!(wide.net.params.lstm[0].fwd.w_hh.dim(), (80, 20));
+    assert_eq!(wide.config.training.epochs, 4);
+    let saved = std::fs::read_to_string(d.path().join("train.json")).unwrap();
+    assert!(saved.contains("\"widen_to\": 20"), "{saved}");
+    // Narrowing is refused with a message.
+    let e = tempfile::tempdir().unwrap();
+    let mut job_e = small_job(data.path(), e.path(), 12, 1, 1);
+    job_e.start = Start::FineTune { model: a.path().to_path_buf(), widen_to: Some(8) };
+    let events = run(job_e, false);
+    assert!(
+        events.iter().any(|ev| matches!(ev, TrainEvent::Error { message, .. }
+            if message.contains("cannot widen"))),
+        "{:?}",
+        events.last()
+    );
 }
 
 /// `hark train` arguments for a tiny model (12 units, 1 layer, batches of 4) on `data`.

@@ -50,9 +50,10 @@ pub struct TrainArgs {
     /// At most this many padded feature frames per batch (100 frames = 1 s).
     #[arg(long, default_value_t = 8000)]
     pub batch_frames: usize,
-    /// LSTM units per direction.
-    #[arg(long, default_value_t = 256)]
-    pub hidden: usize,
+    /// LSTM units per direction [default: 256]. With --init, a larger value first widens that
+    /// model (new units copy old ones, so it starts out computing the same thing).
+    #[arg(long)]
+    pub hidden: Option<usize>,
     /// Bidirectional LSTM layers.
     #[arg(long, default_value_t = 3)]
     pub layers: usize,
@@ -84,14 +85,14 @@ impl TrainArgs {
     /// Resolves the flags into a job (design habit 17: parse, then resolve once).
     pub fn job(&self) -> crate::Result<TrainJob> {
         let start = match &self.init {
-            Some(m) => Start::FineTune { model: m.clone() },
+            Some(m) => Start::FineTune { model: m.clone(), widen_to: self.hidden },
             None => {
                 let features = FeatureOptions {
                     normalization: Normalization::Global,
                     ..FeatureOptions::default()
                 };
                 let arch = ArchConfig {
-                    hidden: self.hidden,
+                    hidden: self.hidden.unwrap_or(256),
                     layers: self.layers,
                     stack_frames: self.stack,
                     subsample: self.stack,

@@ -254,7 +254,9 @@ impl TrainTab {
                 Start::Scratch { arch, features, alphabet: Alphabet::default() }
             }
             StartFrom::FineTune => match &shared.model.path {
-                Some(p) if shared.model.model.is_some() => Start::FineTune { model: p.clone() },
+                Some(p) if shared.model.model.is_some() => {
+                    Start::FineTune { model: p.clone(), widen_to: None }
+                }
                 _ => {
                     self.error = Some(
                         "Fine-tuning needs a loaded model: choose one in the Models tab.".into(),

@@ -7,6 +7,7 @@
 pub mod acoustic;
 pub mod config;
 pub mod file;
+pub mod widen;
 
 use std::path::{Path, PathBuf};
 

@@ -46,6 +46,10 @@ use crate::train::data::{
 use crate::train::metrics::ErrorRates;
 use crate::{Error, Result};
 
+/// Relative noise on the incoming weights of the units a widened model copies (breaks the
+/// symmetry between a unit and its copy; the logits move by well under 1 %).
+const WIDEN_NOISE: f64 = 0.01;
+
 /// Hyperparameters of a run (saved in `train.json`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -140,8 +144,14 @@ impl TrainOptions {
 pub enum Start {
     /// New random weights with this architecture, front end and alphabet.
     Scratch { arch: ArchConfig, features: FeatureOptions, alphabet: Alphabet },
-    /// Fine-tune an existing model (its architecture, features, normalization and alphabet).
-    FineTune { model: PathBuf },
+    /// Fine-tune an existing model (its architecture, features, normalization and alphabet),
+    /// first widened to `widen_to` units per direction if that is given and larger (see
+    /// [`crate::model::widen`]: the wider model starts out computing the same function).
+    FineTune {
+        model: PathBuf,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        widen_to: Option<usize>,
+    },
 }
 
 /// Everything a run needs (saved as `train.json` in the run directory).
@@ -446,7 +456,16 @@ impl Run<'_> {
                     }
                     (Model::new(cfg)?, fresh)
                 }
-                Start::FineTune { model } => (Model::load(model)?, false),
+                Start::FineTune { model, widen_to } => {
+                    let mut m = Model::load(model)?;
+                    if let Some(hidden) = *widen_to
+                        && hidden != m.config.arch.hidden
+                    {
+                        m.net = m.net.widen(hidden, WIDEN_NOISE, opts.seed)?;
+                        m.config.arch = m.net.config.clone();
+                    }
+                    (m, false)
+                }
             }
         };
         if !resume {
@@ -456,7 +475,7 @@ impl Run<'_> {
         // resume only the init model's config is read (its weights are not needed); if it is gone
         // by now the record starts from this run alone.
         let prior = match &job.start {
-            Start::FineTune { model: init } if resume => {
+            Start::FineTune { model: init, .. } if resume => {
                 file::load_config::<ModelConfig>(&file::ModelPaths::resolve(init).config)
                     .map(|c| c.training)
                     .unwrap_or_default()
