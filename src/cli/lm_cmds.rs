@@ -39,6 +39,11 @@ pub struct BuildArgs {
     /// Output ARPA file.
     #[arg(long, value_name = "FILE.arpa")]
     pub out: PathBuf,
+    /// A word list (one word per line, e.g. /usr/share/dict/words) whose words the model should
+    /// know even if the text never uses them: they get an unseen word's probability, enough for
+    /// the decoder to spell them when the audio is clear.
+    #[arg(long, value_name = "FILE")]
+    pub vocab: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -89,6 +94,15 @@ fn build(args: &BuildArgs) -> Result<()> {
     let mut b = LmBuilder::new(args.order, Alphabet::default())?;
     for (i, line) in text.lines().enumerate() {
         b.add_line(i + 1, line);
+    }
+    if let Some(path) = &args.vocab {
+        let list = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let taken = b.add_vocabulary(list.lines());
+        eprintln!(
+            "{}: {taken} of {} words usable for the vocabulary",
+            path.display(),
+            list.lines().count()
+        );
     }
     let (arpa, report) = b.to_arpa()?;
     write_atomic(&args.out, arpa.as_bytes())?;

@@ -8,6 +8,7 @@
 //! p_k(w | h) = max(a_k(h w) − D_k, 0) / c_k(h) + γ_k(h) · p_{k−1}(w | h′)
 //! γ_k(h)     = D_k · N1+(h •) / c_k(h)          c_k(h) = Σ_w a_k(h w)
 //! p_1(w)     = (a_1(w) − D_1) / Σ a_1 + γ_0 / |V|  (|V| counts <unk>, which gets only γ_0 / |V|)
+//! γ_0        = D_1 · N1+(•) / Σ a_1                (N1+(•): words seen in the text)
 //! D_k        = n1 / (n1 + 2 n2)                 (n1, n2: k-grams with adjusted count 1 and 2)
 //! ```
 //!
@@ -16,6 +17,10 @@
 //! of distinct words seen before `g`. Listed n-grams carry the interpolated probability and
 //! histories carry `γ` as their back-off weight, which makes the ARPA back-off rule of
 //! [`ArpaLm`](super::ArpaLm) reproduce `p_k` exactly and every distribution sum to one.
+//!
+//! Words of an added vocabulary ([`LmBuilder::add_vocabulary`]) that the text never uses join
+//! `|V|` with `a_1 = 0`, so each gets `γ_0 / |V|` like `<unk>`: the recognizer can then spell
+//! them (its beam search only spells words the LM lists) at the price of a tiny probability.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -47,6 +52,9 @@ pub struct LmBuilder {
     ids: HashMap<String, u32>,
     /// `raw[k-1]`: raw counts of k-grams (word ids, `<s>` = 0, `</s>` = 1).
     raw: Vec<HashMap<Vec<u32>, u64>>,
+    /// Words added by [`LmBuilder::add_vocabulary`] (ids; those the text also uses are skipped
+    /// when the model is written).
+    vocabulary: Vec<u32>,
     report: LmBuildReport,
 }
 
@@ -72,6 +80,7 @@ impl LmBuilder {
             words,
             ids,
             raw: vec![HashMap::new(); order],
+            vocabulary: Vec::new(),
             report: LmBuildReport::default(),
         })
     }
@@ -104,6 +113,26 @@ impl LmBuilder {
             }
             Err(e) => self.report.skipped.push((line_no, e.to_string())),
         }
+    }
+
+    /// Adds words to the vocabulary (e.g. a dictionary's word list), each normalized like
+    /// transcripts; words that are not one word of the alphabet after that (digits, spaces,
+    /// other scripts) are left out. Returns how many were taken. Words the text never uses get
+    /// the probability of an unseen word (see the module docs).
+    pub fn add_vocabulary<'a>(&mut self, words: impl IntoIterator<Item = &'a str>) -> usize {
+        let mut taken = 0;
+        for w in words {
+            let Ok(norm) = self.alphabet.normalize(w) else { continue };
+            if norm.is_empty() || norm.contains(' ') {
+                continue;
+            }
+            let id = self.intern(&norm);
+            if id > EOS {
+                self.vocabulary.push(id);
+                taken += 1;
+            }
+        }
+        taken
     }
 
     fn intern(&mut self, w: &str) -> u32 {
@@ -159,7 +188,11 @@ impl LmBuilder {
         let d1 = discounts[0];
         let total1: u64 = adj[0].values().sum();
         let types1 = adj[0].len() as f64;
-        let vocab_size = types1 + 1.0; // + <unk>
+        self.vocabulary.sort_unstable();
+        self.vocabulary.dedup();
+        let unused: Vec<u32> =
+            self.vocabulary.iter().copied().filter(|&w| !adj[0].contains_key(&[w][..])).collect();
+        let vocab_size = types1 + unused.len() as f64 + 1.0; // + <unk>
         let gamma0 = d1 * types1 / total1 as f64;
         let mut prob: Vec<HashMap<Vec<u32>, f64>> = vec![HashMap::new(); n];
         for (g, &c) in &adj[0] {
@@ -167,6 +200,9 @@ impl LmBuilder {
             prob[0].insert(g.clone(), p);
         }
         let p_unk = gamma0 / vocab_size;
+        for w in unused {
+            prob[0].insert(vec![w], p_unk);
+        }
         for k in 2..=n {
             let d = discounts[k - 1];
             let (lower, upper) = prob.split_at_mut(k - 1);
@@ -281,6 +317,35 @@ mod tests {
                 assert!((sum - 1.0).abs() < 1e-4, "order {order}, history {h:?}: Σp = {sum}");
             }
         }
+    }
+
+    /// With a vocabulary added, the distributions still sum to one, now over the added words too,
+    /// each unused one at the probability of `<unk>`; words the text uses are not counted twice.
+    #[test]
+    fn added_vocabulary_keeps_distributions_normalized() {
+        let mut b = LmBuilder::new(3, Alphabet::default()).unwrap();
+        for (i, l) in TEXT.lines().enumerate() {
+            b.add_line(i + 1, l);
+        }
+        let taken = b.add_vocabulary(["Zebra", "yak's", "cat", "zebra", "two words", "x2", ""]);
+        assert_eq!(taken, 4, "Zebra, yak's, cat, zebra");
+        let (arpa, report) = b.to_arpa().unwrap();
+        let lm: ArpaLm = arpa.parse().unwrap();
+        let (plain, _) = build(TEXT, 3);
+        assert_eq!(report.ngrams[0], 10 + 2 + 3, "10 words + zebra, yak's + </s>, <unk>, <s>");
+        let words =
+            ["the", "cat", "sat", "on", "mat", "dog", "log", "a", "and", "ate", "zebra", "yak's"];
+        let mut targets: Vec<&str> = words.to_vec();
+        targets.extend(["</s>", "<unk>"]);
+        for h in [vec!["<s>"], vec!["the", "cat"], vec!["zebra"], vec!["yak's", "zebra"]] {
+            let sum: f64 =
+                targets.iter().map(|w| 10f64.powf(lm.log10_prob_words(&h, w) as f64)).sum();
+            assert!((sum - 1.0).abs() < 1e-4, "history {h:?}: Σp = {sum}");
+        }
+        let p = |lm: &ArpaLm, w: &str| lm.log10_prob_words(&["<s>"], w);
+        assert_eq!(p(&lm, "zebra"), p(&lm, "<unk>"));
+        assert!(p(&lm, "zebra") < p(&plain, "<unk>"), "|V| grew, so the unseen share shrank");
+        assert!(p(&lm, "cat") > p(&lm, "zebra"));
     }
 
     /// Bigram probabilities worked out by hand from the formula in the module docs.
