@@ -481,6 +481,38 @@ fn lm_build_cli() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent.txt"));
     assert!(!dir.path().join("x.arpa").exists());
+
+    // --vocab: words of a list the text never uses are in the model, at the unseen-word
+    // probability; a missing list is an error that names it, and nothing is written.
+    let words = dir.path().join("words.txt");
+    std::fs::write(&words, "Zebra\ncat\nR2D2\n").unwrap();
+    let with_vocab = dir.path().join("vocab.arpa");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hark"))
+        .args(["lm", "build"])
+        .arg(&text)
+        .arg("--out")
+        .arg(&with_vocab)
+        .arg("--vocab")
+        .arg(&words)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("2 of 3 words usable"), "{err}");
+    let lm = ArpaLm::from_file(&with_vocab).unwrap();
+    assert_eq!(lm.log10_prob_words(&["<s>"], "zebra"), lm.log10_prob_words(&["<s>"], "<unk>"));
+    assert!(std::fs::read_to_string(&with_vocab).unwrap().contains("\tzebra\n"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hark"))
+        .args(["lm", "build"])
+        .arg(&text)
+        .arg("--out")
+        .arg(dir.path().join("y.arpa"))
+        .args(["--vocab", "/nonexistent-words"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent-words"));
+    assert!(!dir.path().join("y.arpa").exists());
 }
 
 #[test]
