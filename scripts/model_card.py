@@ -190,7 +190,7 @@ def main():
         "Made by `scripts/make_default_model.sh` (corpus recipe `scripts/make_corpus.py`, training with",
         "`hark train`, LM with `hark lm build` and `hark lm tune`). Files: `model.json` +",
         "`model.safetensors` (the weights with the best validation CER), `lm.arpa` (word trigram LM",
-        "from the training sentences), `decoder.json` (the LM weight and word bonus tuned on a",
+        "from the training sentences, vocabulary widened with the dictionary word list), `decoder.json` (the LM weight and word bonus tuned on a",
         "development set), `train.json` (the training job), `train-log.jsonl` (every step and epoch).",
         "",
         "## Architecture",
@@ -214,6 +214,9 @@ def main():
         for i, j in enumerate(jobs):
             n = sum(1 for e in epochs if e["stage"] == i + 1)
             start = "new random weights" if "scratch" in j["start"] else "the previous stage's model"
+            widen = j["start"].get("fine_tune", {}).get("widen_to")
+            if widen:
+                start += f" widened to {widen} units per direction (`--hidden {widen}`)"
             o = j["options"]
             lines.append(
                 f"  {i + 1}. from {start}: {n} epoch(s) at learning rate {o['learning_rate']:g}"
