@@ -189,6 +189,35 @@ fn train_tab_reports_the_data_trains_with_live_curves_and_stops() {
 }
 
 #[test]
+fn train_tab_fine_tunes_the_loaded_model_widened() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    common::espeak_corpus(&data, 12, 4);
+    let model = save_tone_model(tmp.path());
+    let mut app = app_with_model(&model, Tab::Train);
+    let s = &mut app.train.settings;
+    s.epochs = 50;
+    s.batch_size = 4;
+    s.augment = false;
+    s.out_dir = tmp.path().join("run").display().to_string();
+    s.data = data.display().to_string();
+    let mut h = harness(app);
+    wait_for(&mut h, 10.0, "the model", |h| h.state().shared.model.model.is_some());
+    h.get_by_label("the current model").click();
+    h.step();
+    // Wider than the tone model's single unit: the run starts from the widened model.
+    h.state_mut().train.settings.hidden = 12;
+    h.get_by_label("Start training").click();
+    wait_for(&mut h, 30.0, "training steps", |h| h.state().train.curves.step_loss.len() >= 2);
+    h.get_by_label("Stop").click();
+    wait_for(&mut h, 30.0, "the run to stop", |h| !h.state().train.is_running());
+    let job = std::fs::read_to_string(tmp.path().join("run").join("train.json")).unwrap();
+    assert!(job.contains("\"widen_to\": 12"), "{job}");
+    let last = hark::model::Model::load(&tmp.path().join("run").join("last")).unwrap();
+    assert_eq!(last.config.arch.hidden, 12);
+}
+
+#[test]
 fn files_tab_transcribes_a_file_searches_and_exports() {
     let tmp = tempfile::tempdir().unwrap();
     let model = save_tone_model(tmp.path());

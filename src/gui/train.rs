@@ -255,7 +255,9 @@ impl TrainTab {
             }
             StartFrom::FineTune => match &shared.model.path {
                 Some(p) if shared.model.model.is_some() => {
-                    Start::FineTune { model: p.clone(), widen_to: None }
+                    let current = shared.model.model.as_ref().map_or(0, |m| m.config.arch.hidden);
+                    let widen_to = (self.settings.hidden > current).then_some(self.settings.hidden);
+                    Start::FineTune { model: p.clone(), widen_to }
                 }
                 _ => {
                     self.error = Some(
@@ -578,11 +580,12 @@ impl TrainTab {
                 .labelled_by(l.id);
             ui.end_row();
             let scratch = s.start == StartFrom::Scratch;
-            let l = ui
-                .label("Hidden units")
-                .on_hover_text("LSTM width per direction (from scratch only).");
-            ui.add_enabled(scratch, egui::DragValue::new(&mut s.hidden).range(8..=1024))
-                .labelled_by(l.id);
+            let l = ui.label("Hidden units").on_hover_text(
+                "LSTM width per direction. Fine-tuning keeps the model's width unless this is \
+                 larger: then the model is first widened (new units copy old ones, so it starts \
+                 out as good as before) and training puts the extra capacity to use.",
+            );
+            ui.add(egui::DragValue::new(&mut s.hidden).range(8..=1024)).labelled_by(l.id);
             let l =
                 ui.label("Layers").on_hover_text("Bidirectional LSTM layers (from scratch only).");
             ui.add_enabled(scratch, egui::DragValue::new(&mut s.layers).range(1..=8))
