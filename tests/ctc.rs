@@ -1,5 +1,7 @@
 //! CTC: agreement with PyTorch (fixture), finite-difference gradient checks, decoders, LM.
 
+use std::path::Path;
+
 use hark::ctc::{Reduction, ctc_loss};
 use ndarray::{Array3, Axis};
 use rand::{Rng, SeedableRng};
@@ -456,16 +458,21 @@ fn lm_build_cli() {
     let text = dir.path().join("text.txt");
     std::fs::write(&text, "the cat sat on the mat\nthe dog sat on the log\n42 is a number\n")
         .unwrap();
+    // `hark lm build TEXT --out OUT [extra…]` → (success, exit code, stderr).
+    let build = |text: &Path, out: &Path, extra: &[&Path]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_hark"))
+            .args(["lm", "build"])
+            .arg(text)
+            .arg("--out")
+            .arg(out)
+            .args(extra)
+            .output()
+            .unwrap();
+        (o.status.success(), o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+    };
     let arpa = dir.path().join("lm.arpa");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hark"))
-        .args(["lm", "build"])
-        .arg(&text)
-        .arg("--out")
-        .arg(&arpa)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
+    let (ok, _, err) = build(&text, &arpa, &[]);
+    assert!(ok, "{err}");
     assert!(err.contains("2 sentences") && err.contains("1 lines skipped"), "{err}");
     let lm = ArpaLm::from_file(&arpa).unwrap();
     assert_eq!(lm.order(), 3);
@@ -473,13 +480,9 @@ fn lm_build_cli() {
         lm.sentence_log10(&["the", "cat", "sat", "on", "the", "log"])
             > lm.sentence_log10(&["log", "the", "on", "sat", "cat", "the"])
     );
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hark"))
-        .args(["lm", "build", "/nonexistent.txt", "--out"])
-        .arg(dir.path().join("x.arpa"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent.txt"));
+    let (_, code, err) = build(Path::new("/nonexistent.txt"), &dir.path().join("x.arpa"), &[]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("/nonexistent.txt"), "{err}");
     assert!(!dir.path().join("x.arpa").exists());
 
     // --vocab: words of a list the text never uses are in the model, at the unseen-word
@@ -487,31 +490,16 @@ fn lm_build_cli() {
     let words = dir.path().join("words.txt");
     std::fs::write(&words, "Zebra\ncat\nR2D2\n").unwrap();
     let with_vocab = dir.path().join("vocab.arpa");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hark"))
-        .args(["lm", "build"])
-        .arg(&text)
-        .arg("--out")
-        .arg(&with_vocab)
-        .arg("--vocab")
-        .arg(&words)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
+    let (ok, _, err) = build(&text, &with_vocab, &[Path::new("--vocab"), &words]);
+    assert!(ok, "{err}");
     assert!(err.contains("2 of 3 words usable"), "{err}");
     let lm = ArpaLm::from_file(&with_vocab).unwrap();
     assert_eq!(lm.log10_prob_words(&["<s>"], "zebra"), lm.log10_prob_words(&["<s>"], "<unk>"));
     assert!(std::fs::read_to_string(&with_vocab).unwrap().contains("\tzebra\n"));
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hark"))
-        .args(["lm", "build"])
-        .arg(&text)
-        .arg("--out")
-        .arg(dir.path().join("y.arpa"))
-        .args(["--vocab", "/nonexistent-words"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent-words"));
+    let missing = [Path::new("--vocab"), Path::new("/nonexistent-words")];
+    let (_, code, err) = build(&text, &dir.path().join("y.arpa"), &missing);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("/nonexistent-words"), "{err}");
     assert!(!dir.path().join("y.arpa").exists());
 }
 
