@@ -13,7 +13,7 @@
 #      fits its 11 h far better than unseen sentences and more distinct data is what helps;
 #      then widens it from 256 to 384 units per direction (`--hidden 384` with `--init`: the wider
 #      model starts out computing the same thing) and trains that for 1 epoch on a third corpus
-#      (seed 5) and 1 on all three (47 h) at 2e-4, because by then the 256-unit model no longer
+#      (seed 5) and 2 on all three (47 h) at 2e-4, because by then the 256-unit model no longer
 #      fit even its training utterances better (training CER ≈ validation CER ≈ 21 %);
 #   5. builds the word trigram LM from the training sentences, tunes its weight on a development
 #      set (training voices, held-out sentences the test set does not use), and installs model + LM + decoder.json into models/default;
@@ -21,7 +21,7 @@
 #
 # Usage: scripts/make_default_model.sh [WORK_DIR]      (default WORK_DIR: ../hark-corpus)
 # Environment: NUM_TRAIN (12000 utterances ≈ 11 h), NUM_TRAIN2 and NUM_TRAIN3 (20000 ≈ 18 h
-# each), EPOCHS (40), BIG_EPOCHS (4), WIDE_EPOCHS (1), JOBS (CPU count).
+# each), EPOCHS (40), BIG_EPOCHS (4), WIDE_EPOCHS (2), JOBS (CPU count).
 # The corpus takes about 1 CPU-minute per hour of audio; training takes most of the time.
 set -euo pipefail
 
@@ -32,7 +32,7 @@ NUM_TEST="${NUM_TEST:-600}"
 EPOCHS="${EPOCHS:-40}"
 NUM_TRAIN2="${NUM_TRAIN2:-20000}"
 NUM_TRAIN3="${NUM_TRAIN3:-20000}"
-WIDE_EPOCHS="${WIDE_EPOCHS:-1}"
+WIDE_EPOCHS="${WIDE_EPOCHS:-2}"
 BIG_EPOCHS="${BIG_EPOCHS:-4}"
 JOBS="${JOBS:-$(nproc)}"
 mkdir -p "$WORK"
