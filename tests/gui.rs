@@ -193,28 +193,36 @@ fn train_tab_fine_tunes_the_loaded_model_widened() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     common::espeak_corpus(&data, 12, 4);
-    let model = save_tone_model(tmp.path());
+    // The tone model widened to 12 units (same function), so the field's floor is visible.
+    let mut tone12 = tone_model();
+    tone12.net = tone12.net.widen(12, 0.0, 1).unwrap();
+    tone12.config.arch = tone12.net.config.clone();
+    let model = tmp.path().join("tone12");
+    tone12.save(&model).unwrap();
     let mut app = app_with_model(&model, Tab::Train);
     let s = &mut app.train.settings;
     s.epochs = 50;
     s.batch_size = 4;
     s.augment = false;
+    s.hidden = 8;
     s.out_dir = tmp.path().join("run").display().to_string();
     s.data = data.display().to_string();
     let mut h = harness(app);
     wait_for(&mut h, 10.0, "the model", |h| h.state().shared.model.model.is_some());
     h.get_by_label("the current model").click();
     h.step();
-    // Wider than the tone model's single unit: the run starts from the widened model.
-    h.state_mut().train.settings.hidden = 12;
+    // Fine-tuning never narrows: the field moves up to the loaded model's width.
+    assert_eq!(h.state().train.settings.hidden, 12);
+    // Wider than the loaded model: the run starts from the widened model.
+    h.state_mut().train.settings.hidden = 16;
     h.get_by_label("Start training").click();
     wait_for(&mut h, 30.0, "training steps", |h| h.state().train.curves.step_loss.len() >= 2);
     h.get_by_label("Stop").click();
     wait_for(&mut h, 30.0, "the run to stop", |h| !h.state().train.is_running());
     let job = std::fs::read_to_string(tmp.path().join("run").join("train.json")).unwrap();
-    assert!(job.contains("\"widen_to\": 12"), "{job}");
+    assert!(job.contains("\"widen_to\": 16"), "{job}");
     let last = hark::model::Model::load(&tmp.path().join("run").join("last")).unwrap();
-    assert_eq!(last.config.arch.hidden, 12);
+    assert_eq!(last.config.arch.hidden, 16);
 }
 
 #[test]

@@ -561,6 +561,12 @@ impl TrainTab {
                 );
         });
         let s = &mut self.settings;
+        // Fine-tuning never narrows: the field's range (which clamps it) starts at the loaded
+        // model's width.
+        let min_hidden = match (&s.start, &shared.model.model) {
+            (StartFrom::FineTune, Some(m)) => m.config.arch.hidden,
+            _ => 8,
+        };
         egui::Grid::new("hyper").num_columns(4).spacing([16.0, 4.0]).show(ui, |ui| {
             let l = ui.label("Epochs").on_hover_text("Passes over the training data.");
             ui.add(egui::DragValue::new(&mut s.epochs).range(1..=1000)).labelled_by(l.id);
@@ -585,7 +591,8 @@ impl TrainTab {
                  larger: then the model is first widened (new units copy old ones, so it starts \
                  out as good as before) and training puts the extra capacity to use.",
             );
-            ui.add(egui::DragValue::new(&mut s.hidden).range(8..=1024)).labelled_by(l.id);
+            ui.add(egui::DragValue::new(&mut s.hidden).range(min_hidden..=1024.max(min_hidden)))
+                .labelled_by(l.id);
             let l =
                 ui.label("Layers").on_hover_text("Bidirectional LSTM layers (from scratch only).");
             ui.add_enabled(scratch, egui::DragValue::new(&mut s.layers).range(1..=8))
