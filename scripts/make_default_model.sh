@@ -95,55 +95,39 @@ fi
 cd "$ROOT"
 cargo build --release
 HARK="$ROOT/target/release/hark"
+# One training stage: DATA into OUT with the given flags, or `--resume` if OUT has a checkpoint
+# (an interrupted run of this script continues where it stopped).
+stage() {
+    local data=$1 out=$2
+    shift 2
+    if [ -f "$out/checkpoint.safetensors" ]; then
+        "$HARK" train "$data" --out "$out" --resume
+    else
+        "$HARK" train "$data" --out "$out" "$@"
+    fi
+}
+
 RUN="$WORK/run"
-if [ -f "$RUN/checkpoint.safetensors" ]; then
-    "$HARK" train "$WORK/train" --out "$RUN" --resume
-else
-    "$HARK" train "$WORK/train" --out "$RUN" --epochs "$EPOCHS" --patience 6 \
-        --hidden 256 --layers 3 --stack 3
-fi
+stage "$WORK/train" "$RUN" --epochs "$EPOCHS" --patience 6 --hidden 256 --layers 3 --stack 3
 
 # Stage 2: a few epochs at a lower learning rate from the best weights (Adam at a constant 1e-3
 # stops improving the validation CER by more than ~0.3 points per epoch; a lower rate settles it).
 ANNEAL="$WORK/anneal"
-if [ -f "$ANNEAL/checkpoint.safetensors" ]; then
-    "$HARK" train "$WORK/train" --out "$ANNEAL" --resume
-else
-    "$HARK" train "$WORK/train" --out "$ANNEAL" --init "$RUN" --lr 3e-4 --warmup 20 --epochs 2
-fi
+stage "$WORK/train" "$ANNEAL" --init "$RUN" --lr 3e-4 --warmup 20 --epochs 2
 
 # Stage 3: the annealed weights on both corpora (29 h) at 5e-4 (the validation CER flattens
 # after about 4 epochs), then stage 4: 2 epochs at 2e-4.
 BIG="$WORK/big-run"
-if [ -f "$BIG/checkpoint.safetensors" ]; then
-    "$HARK" train "$WORK/big" --out "$BIG" --resume
-else
-    "$HARK" train "$WORK/big" --out "$BIG" --init "$ANNEAL" --lr 5e-4 --warmup 100 \
-        --epochs "$BIG_EPOCHS" --patience 4
-fi
+stage "$WORK/big" "$BIG" --init "$ANNEAL" --lr 5e-4 --warmup 100 --epochs "$BIG_EPOCHS" --patience 4
 BIG2="$WORK/big-anneal"
-if [ -f "$BIG2/checkpoint.safetensors" ]; then
-    "$HARK" train "$WORK/big" --out "$BIG2" --resume
-else
-    "$HARK" train "$WORK/big" --out "$BIG2" --init "$BIG" --lr 2e-4 --warmup 20 --epochs 2
-fi
+stage "$WORK/big" "$BIG2" --init "$BIG" --lr 2e-4 --warmup 20 --epochs 2
 
 # Stage 5: widen to 384 units per direction and train 1 epoch on the third corpus alone (unseen
 # data for the widened model); stage 6: WIDE_EPOCHS epochs on all three corpora.
 WIDE1="$WORK/wide1"
-if [ -f "$WIDE1/checkpoint.safetensors" ]; then
-    "$HARK" train "$WORK/train3" --out "$WIDE1" --resume
-else
-    "$HARK" train "$WORK/train3" --out "$WIDE1" --init "$BIG2" --hidden 384 --lr 2e-4 --warmup 20 \
-        --epochs 1
-fi
+stage "$WORK/train3" "$WIDE1" --init "$BIG2" --hidden 384 --lr 2e-4 --warmup 20 --epochs 1
 WIDE2="$WORK/wide2"
-if [ -f "$WIDE2/checkpoint.safetensors" ]; then
-    "$HARK" train "$WORK/big3" --out "$WIDE2" --resume
-else
-    "$HARK" train "$WORK/big3" --out "$WIDE2" --init "$WIDE1" --lr 2e-4 --warmup 20 \
-        --epochs "$WIDE_EPOCHS"
-fi
+stage "$WORK/big3" "$WIDE2" --init "$WIDE1" --lr 2e-4 --warmup 20 --epochs "$WIDE_EPOCHS"
 
 # Language model from the training sentences only (held-out sentences stay unseen).
 cut -f2 "$WORK/prompts.tsv" > "$WORK/lm-text.txt"

@@ -253,10 +253,10 @@ impl TrainTab {
                 let (arch, features) = self.settings.scratch_config();
                 Start::Scratch { arch, features, alphabet: Alphabet::default() }
             }
-            StartFrom::FineTune => match &shared.model.path {
-                Some(p) if shared.model.model.is_some() => {
-                    let current = shared.model.model.as_ref().map_or(0, |m| m.config.arch.hidden);
-                    let widen_to = (self.settings.hidden > current).then_some(self.settings.hidden);
+            StartFrom::FineTune => match (&shared.model.path, &shared.model.model) {
+                (Some(p), Some(m)) => {
+                    let hidden = self.settings.hidden;
+                    let widen_to = (hidden > m.config.arch.hidden).then_some(hidden);
                     Start::FineTune { model: p.clone(), widen_to }
                 }
                 _ => {
