@@ -491,3 +491,38 @@ fn compressed_formats_transcribe_like_wav() {
         );
     }
 }
+
+#[test]
+fn cli_warp_ensemble_from_flag_or_decoder_json() {
+    let f = fixture();
+    // The tone detector hears only energy, which a filterbank warp keeps; a seeded random
+    // network (its projection scaled up so its letters follow the input) hears the spectrum.
+    let arch = ArchConfig { hidden: 8, layers: 1, seed: 5, dropout: 0.0, ..ArchConfig::default() };
+    let mut random =
+        Model::new(ModelConfig::new(arch, FeatureOptions::default(), Alphabet::default())).unwrap();
+    let mut params = random.net.params_mut();
+    let n = params.len();
+    params[n - 2].iter_mut().for_each(|w| *w *= 12.0);
+    random.save(&f.model).unwrap();
+    let lib = |warps: &[f64]| {
+        let mut tr = Transcriber::new(Model::load(&f.model).unwrap());
+        tr.warps = warps.to_vec();
+        export::render(&tr.transcribe_file(&f.good, &mut |_| {}).unwrap(), Format::Json).unwrap()
+    };
+    let (plain, ens) = (lib(&[]), lib(&[0.9, 1.0, 1.1]));
+    assert_ne!(plain, ens, "averaging warped passes should move the confidences");
+    let base = ["transcribe", s(&f.good), "--model", s(&f.model), "--format", "json"];
+    let run = |extra: &[&str]| {
+        let (code, out, err) = hark(&[&base[..], extra].concat());
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    assert_eq!(run(&["--warps", "0.9,1,1.1"]), ens);
+    // The model's decoder.json sets the ensemble; `--warps 1` asks for the single pass.
+    std::fs::write(f.dir.path().join("decoder.json"), r#"{"warps": [0.9, 1.0, 1.1]}"#).unwrap();
+    assert_eq!(run(&[]), ens);
+    assert_eq!(run(&["--warps", "1"]), plain);
+    let (code, out, err) = hark(&[&base[..], &["--warps", "0.9,1.5"]].concat());
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert!(err.contains("--warps") && err.contains("1.5"), "{err}");
+}

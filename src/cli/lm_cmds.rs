@@ -158,8 +158,7 @@ fn tune(args: &TuneArgs) -> Result<()> {
         .par_iter()
         .map(|u| {
             let samples = read_mono_16k(&u.audio)?;
-            let feats = model.features(&samples)?;
-            let lp = model.log_probs(feats.view())?;
+            let lp = model.ensemble_log_probs(&samples, &cfg.warps)?;
             if let Some(b) = &pb {
                 b.inc(1);
             }
@@ -228,7 +227,7 @@ fn tune(args: &TuneArgs) -> Result<()> {
     let (w, b, wer, cer) = best.expect("the grid is not empty");
     println!("best: --lm-weight {w} --word-bonus {b}: WER {wer:.2}%  CER {cer:.2}%");
     if args.save {
-        save_tuned(&model_path, &dir, &lm_path, args, (w, b, wer, utts.len()))?;
+        save_tuned(&model_path, &dir, &lm_path, &cfg.warps, args, (w, b, wer, utts.len()))?;
     }
     Ok(())
 }
@@ -237,6 +236,7 @@ fn save_tuned(
     model_path: &Path,
     dir: &Path,
     lm_path: &Path,
+    warps: &[f64],
     args: &TuneArgs,
     (w, b, wer, n): (f32, f32, f64, usize),
 ) -> Result<()> {
@@ -264,6 +264,7 @@ fn save_tuned(
         lm_weight: w,
         word_bonus: b,
         beam: args.beam.max(1),
+        warps: warps.to_vec(),
         note: format!(
             "tuned by `hark lm tune` on {} ({n} utterances): WER {wer:.2}%",
             args.data.display()

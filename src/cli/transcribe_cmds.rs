@@ -26,7 +26,7 @@ use serde_json::json;
 use crate::audio::{probe, read_mono_16k};
 use crate::ctc::HotWords;
 use crate::model::Model;
-use crate::runtime::decoder::{DecoderChoice, DecoderSetup};
+use crate::runtime::decoder::{DecoderChoice, DecoderSetup, check_warps};
 use crate::runtime::export::{self, Format};
 use crate::runtime::transcribe::{Transcriber, Transcript};
 use crate::train::data::scan_dataset;
@@ -70,6 +70,11 @@ pub struct DecoderArgs {
     /// else 1.
     #[arg(long, value_name = "N")]
     pub beam: Option<usize>,
+    /// Average the network over these frequency warps of the filterbank (e.g. 0.9,1,1.1; each
+    /// in 0.8-1.2, one pass per warp); `--warps 1` = one unwarped pass. Default: the model's
+    /// decoder.json.
+    #[arg(long, value_name = "W,W,..", value_delimiter = ',')]
+    pub warps: Option<Vec<f64>>,
     #[command(flatten)]
     pub lm: LmArgs,
 }
@@ -205,7 +210,11 @@ impl DecoderArgs {
     pub fn transcriber(&self) -> Result<Transcriber> {
         let path = resolve_model_path(self.model.as_deref())?;
         let model = Model::load(&path)?;
-        let setup = self.lm.setup(&path, &model.config.alphabet, self.beam)?;
+        let mut setup = self.lm.setup(&path, &model.config.alphabet, self.beam)?;
+        if let Some(warps) = &self.warps {
+            check_warps(warps).map_err(|e| Error::Options(format!("--warps: {e}")))?;
+            setup.warps = warps.clone();
+        }
         let mut t = Transcriber::new(model);
         t.set_decoder(setup);
         Ok(t)

@@ -224,10 +224,15 @@ impl Shared {
         self.use_model = path;
     }
 
-    /// How Live and Files decode now: the model's own decoding, or greedy when the user turned
-    /// the language model off.
+    /// How Live and Files decode now: the model's own decoding, or greedy (with the model's warp
+    /// ensemble, which is acoustic) when the user turned the language model off.
     pub fn decoding(&self) -> DecoderSetup {
-        if self.use_lm { self.model.decoder.clone() } else { DecoderSetup::greedy() }
+        let own = &self.model.decoder;
+        if self.use_lm {
+            own.clone()
+        } else {
+            DecoderSetup { warps: own.warps.clone(), ..DecoderSetup::greedy() }
+        }
     }
 
     /// The "Language model" switch Live, Files and Models show (one setting for all three).

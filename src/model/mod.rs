@@ -109,6 +109,34 @@ impl Model {
         features::compute_with(&self.config.features, self.config.cmvn.as_ref(), samples)
     }
 
+    /// `(T', V)` log-probabilities of 16 kHz samples, averaged over an ensemble of
+    /// frequency-warped views: for each factor in `warps` the features go through a mel
+    /// filterbank warped by it ([`features::compute_warped`], the VTLP warp), and the network's
+    /// per-frame probabilities are averaged, `ln(1/K · Σₖ exp(lpₖ))`. Warping moves formants as a
+    /// longer or shorter vocal tract would, so voices unlike the training voices are also seen
+    /// nearer to them. Empty `warps` (or `[1]`) is the single unwarped pass, bit-identical to
+    /// [`Self::features`] + [`Self::log_probs`]; K factors cost K passes.
+    pub fn ensemble_log_probs(&self, samples: &[f32], warps: &[f64]) -> Result<Array2<f32>> {
+        let (opts, cmvn) = (&self.config.features, self.config.cmvn.as_ref());
+        if warps.len() <= 1 {
+            let warp = warps.first().copied().unwrap_or(1.0);
+            return self.log_probs(features::compute_warped(opts, cmvn, samples, warp)?.view());
+        }
+        let passes = warps
+            .iter()
+            .map(|&w| self.log_probs(features::compute_warped(opts, cmvn, samples, w)?.view()))
+            .collect::<Result<Vec<_>>>()?;
+        // Log of the mean probability, shifted by each cell's largest log-probability.
+        let ln_k = (warps.len() as f32).ln();
+        let mut out = passes[0].clone();
+        out.indexed_iter_mut().for_each(|(ix, v)| {
+            let m = passes.iter().map(|p| p[ix]).fold(f32::NEG_INFINITY, f32::max);
+            let sum: f32 = passes.iter().map(|p| (p[ix] - m).exp()).sum();
+            *v = m + sum.ln() - ln_k;
+        });
+        Ok(out)
+    }
+
     /// Seconds per network output frame.
     pub fn frame_duration_s(&self) -> f32 {
         self.config.frame_duration_s()
@@ -125,5 +153,61 @@ impl Model {
         let (logits, _) = self.net.forward(x, &[t], false, &mut rng)?;
         let lp = AcousticModel::log_probs(logits.view());
         Ok(lp.index_axis_move(Axis(1), 0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ctc::Alphabet;
+    use crate::features::FeatureOptions;
+
+    /// A seeded 1-layer BiLSTM over the default features, its projection scaled up so its
+    /// outputs move with the input; and a second of a gliding harmonic tone.
+    fn model_and_signal() -> (Model, Vec<f32>) {
+        let arch = ArchConfig { hidden: 8, layers: 1, seed: 3, dropout: 0.0, ..Default::default() };
+        let mut m =
+            Model::new(ModelConfig::new(arch, FeatureOptions::default(), Alphabet::default()))
+                .unwrap();
+        let mut params = m.net.params_mut();
+        let n = params.len();
+        params[n - 2].iter_mut().for_each(|w| *w *= 12.0);
+        let x = (0..16_000)
+            .map(|i| {
+                let t = i as f32 / 16_000.0;
+                let f0 = 120.0 + 80.0 * t;
+                (1..12)
+                    .map(|h| (std::f32::consts::TAU * f0 * h as f32 * t).sin() / h as f32)
+                    .sum::<f32>()
+                    * 0.1
+            })
+            .collect();
+        (m, x)
+    }
+
+    #[test]
+    fn warp_ensemble_averages_the_probabilities_of_its_passes() {
+        let (m, x) = model_and_signal();
+        let plain = m.log_probs(m.features(&x).unwrap().view()).unwrap();
+        assert_eq!(m.ensemble_log_probs(&x, &[]).unwrap(), plain);
+        assert_eq!(m.ensemble_log_probs(&x, &[1.0]).unwrap(), plain);
+        let warps = [0.9, 1.0, 1.1];
+        let passes: Vec<_> =
+            warps.iter().map(|&w| m.ensemble_log_probs(&x, &[w]).unwrap()).collect();
+        // The warped passes hear something else, or the average below would prove nothing.
+        let moved = (&passes[0] - &plain).mapv(f32::abs).fold(0.0f32, |a, &b| a.max(b));
+        assert!(moved > 0.05, "a 0.9 warp changed the log-probabilities by only {moved}");
+        let ens = m.ensemble_log_probs(&x, &warps).unwrap();
+        assert_eq!(ens.dim(), plain.dim());
+        for (ix, &e) in ens.indexed_iter() {
+            let mean = passes.iter().map(|p| p[ix].exp()).sum::<f32>() / 3.0;
+            assert!((e.exp() - mean).abs() < 1e-6, "{ix:?}: {} vs {mean}", e.exp());
+        }
+        for row in ens.rows() {
+            let total: f32 = row.iter().map(|v| v.exp()).sum();
+            assert!((total - 1.0).abs() < 1e-4, "a frame's probabilities sum to {total}");
+        }
+        let e = m.ensemble_log_probs(&x, &[0.9, 1.3]).unwrap_err().to_string();
+        assert!(e.contains("1.3"), "{e}");
     }
 }

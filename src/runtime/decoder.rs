@@ -4,10 +4,12 @@
 //! A model directory may hold `decoder.json` next to `model.json`:
 //!
 //! ```json
-//! { "lm": "lm.arpa", "lm_weight": 0.8, "word_bonus": 1.5, "beam": 16, "note": "tuned on …" }
+//! { "lm": "lm.arpa", "lm_weight": 0.8, "word_bonus": 1.5, "beam": 16, "warps": [0.9, 1.0, 1.1],
+//!   "note": "tuned on …" }
 //! ```
 //!
-//! `lm` is relative to the directory. Whoever loads the model (CLI, live recognizer, GUI) uses
+//! `lm` is relative to the directory; `warps` (optional) makes file decoding average the network
+//! over frequency-warped views ([`crate::model::Model::ensemble_log_probs`]). Whoever loads the model (CLI, live recognizer, GUI) uses
 //! these as the defaults, so a shipped model decodes with its tuned language model out of the
 //! box; explicit options override them.
 
@@ -33,6 +35,8 @@ pub struct DecoderConfig {
     pub word_bonus: f32,
     /// Beam width (1 with no LM = greedy).
     pub beam: usize,
+    /// Frequency warps whose network outputs file decoding averages (empty: one unwarped pass).
+    pub warps: Vec<f64>,
     /// Free text: how the weights were chosen.
     pub note: String,
 }
@@ -45,6 +49,7 @@ impl Default for DecoderConfig {
             lm_weight: b.lm_weight,
             word_bonus: b.word_bonus,
             beam: 1,
+            warps: Vec::new(),
             note: String::new(),
         }
     }
@@ -76,6 +81,7 @@ impl DecoderConfig {
                 return Err(Error::model(file, format!("{name} must be a finite number, got {v}")));
             }
         }
+        check_warps(&self.warps).map_err(|e| Error::model(file, e))?;
         if let Some(lm) = &self.lm {
             let p = Path::new(lm);
             if p.is_absolute() || p.components().any(|c| c == std::path::Component::ParentDir) {
@@ -95,6 +101,22 @@ impl DecoderConfig {
         let json = serde_json::to_string_pretty(self).expect("decoder settings serialize");
         crate::util::write_atomic(&file, format!("{json}\n").as_bytes())
     }
+}
+
+/// Why `warps` cannot be a warp ensemble, if it cannot: every factor must lie in
+/// [`crate::features::mfcc::WARP_RANGE`] and there are at most 9.
+pub fn check_warps(warps: &[f64]) -> std::result::Result<(), String> {
+    let range = crate::features::mfcc::WARP_RANGE;
+    if let Some(w) = warps.iter().find(|w| !range.contains(*w)) {
+        return Err(format!("warps must lie in {}..={}, got {w}", range.start(), range.end()));
+    }
+    if warps.len() > 9 {
+        return Err(format!(
+            "at most 9 warps (each one is a pass of the network), got {}",
+            warps.len()
+        ));
+    }
+    Ok(())
 }
 
 /// What a caller asks of the decoder on top of the model's own settings (the CLI's flags; the
@@ -118,6 +140,8 @@ pub struct DecoderSetup {
     pub lm: Option<Arc<dyn LanguageModel>>,
     /// The ARPA file in use, for reports.
     pub lm_path: Option<PathBuf>,
+    /// Frequency warps averaged by file decoding (empty: one unwarped pass).
+    pub warps: Vec<f64>,
 }
 
 impl std::fmt::Debug for DecoderSetup {
@@ -125,6 +149,7 @@ impl std::fmt::Debug for DecoderSetup {
         f.debug_struct("DecoderSetup")
             .field("beam", &self.beam)
             .field("lm_path", &self.lm_path)
+            .field("warps", &self.warps)
             .finish_non_exhaustive()
     }
 }
@@ -136,6 +161,7 @@ impl DecoderSetup {
             beam: BeamOptions { beam_width: 1, ..BeamOptions::default() },
             lm: None,
             lm_path: None,
+            warps: Vec::new(),
         }
     }
 
@@ -180,17 +206,19 @@ impl DecoderSetup {
             beam: BeamOptions { beam_width, lm_weight, word_bonus, ..d },
             lm: assemble_lm(arpa, choice.hot, lm_weight),
             lm_path,
+            warps: cfg.warps,
         })
     }
 
-    /// One line for people: "greedy" or "beam 16, word LM lm.arpa (weight 0.5, bonus 1.0)".
+    /// One line for people: "greedy" or "beam 16, word LM lm.arpa (weight 0.5, bonus 1.0)", with
+    /// ", warp ensemble 0.9/1/1.1" when file decoding averages warped passes.
     pub fn describe(&self) -> String {
         let beam = if self.beam.beam_width <= 1 && self.lm.is_none() {
             "greedy".to_string()
         } else {
             format!("beam {}", self.beam.beam_width)
         };
-        match (&self.lm, &self.lm_path) {
+        let search = match (&self.lm, &self.lm_path) {
             (Some(_), Some(p)) => format!(
                 "{beam}, word LM {} (weight {}, word bonus {})",
                 p.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
@@ -199,6 +227,12 @@ impl DecoderSetup {
             ),
             (Some(_), None) => format!("{beam}, hot words"),
             _ => beam,
+        };
+        if self.warps.len() > 1 {
+            let list: Vec<String> = self.warps.iter().map(|w| w.to_string()).collect();
+            format!("{search}, warp ensemble {}", list.join("/"))
+        } else {
+            search
         }
     }
 }
@@ -231,6 +265,7 @@ mod tests {
             lm_weight: 0.8,
             word_bonus: 2.0,
             beam: 16,
+            warps: vec![0.9, 1.0, 1.1],
             note: "x".into(),
         };
         cfg.save(dir.path()).unwrap();
@@ -242,6 +277,17 @@ mod tests {
         std::fs::write(dir.path().join(DECODER_FILE), r#"{"lm_wieght": 1}"#).unwrap();
         let e = DecoderConfig::for_model(dir.path()).unwrap_err().to_string();
         assert!(e.contains("decoder.json") && e.contains("lm_wieght"), "{e}");
+        // Files written before warp ensembles existed decode with one unwarped pass.
+        std::fs::write(dir.path().join(DECODER_FILE), r#"{"lm_weight": 1}"#).unwrap();
+        assert!(DecoderConfig::for_model(dir.path()).unwrap().0.warps.is_empty());
+        for (bad, says) in
+            [("[0.9, 1.5]", "0.8..=1.2, got 1.5"), ("[1,1,1,1,1,1,1,1,1,1]", "at most 9")]
+        {
+            std::fs::write(dir.path().join(DECODER_FILE), format!(r#"{{"warps": {bad}}}"#))
+                .unwrap();
+            let e = DecoderConfig::for_model(dir.path()).unwrap_err().to_string();
+            assert!(e.contains("decoder.json") && e.contains(says), "{e}");
+        }
     }
 
     #[test]
@@ -256,6 +302,7 @@ mod tests {
             lm_weight: 0.7,
             word_bonus: 2.0,
             beam: 8,
+            warps: vec![0.9, 1.0, 1.1],
             note: String::new(),
         };
         cfg.save(dir.path()).unwrap();
@@ -268,6 +315,10 @@ mod tests {
         let lm = s.lm.as_ref().unwrap();
         assert!(lm.knows("hello") && !lm.knows("world"));
         assert_eq!((s.beam.beam_width, s.beam.lm_weight, s.beam.word_bonus), (8, 0.7, 2.0));
-        assert_eq!(s.describe(), "beam 8, word LM lm.arpa (weight 0.7, word bonus 2)");
+        assert_eq!(s.warps, [0.9, 1.0, 1.1]);
+        assert_eq!(
+            s.describe(),
+            "beam 8, word LM lm.arpa (weight 0.7, word bonus 2), warp ensemble 0.9/1/1.1"
+        );
     }
 }

@@ -226,6 +226,9 @@ pub struct Transcriber {
     pub lm: Option<Arc<dyn LanguageModel>>,
     /// The ARPA file `lm` was read from (for reports).
     pub lm_path: Option<std::path::PathBuf>,
+    /// Frequency warps whose network outputs are averaged ([`Model::ensemble_log_probs`]);
+    /// empty = one unwarped pass.
+    pub warps: Vec<f64>,
     /// Segmentation settings (`Transcriber::new` uses [`file_endpoint_options`]).
     pub endpoint: EndpointOptions,
 }
@@ -238,6 +241,7 @@ impl Transcriber {
             beam: BeamOptions { beam_width: 1, ..BeamOptions::default() },
             lm: None,
             lm_path: None,
+            warps: Vec::new(),
             endpoint: file_endpoint_options(),
         }
     }
@@ -247,6 +251,7 @@ impl Transcriber {
         self.beam = d.beam;
         self.lm = d.lm;
         self.lm_path = d.lm_path;
+        self.warps = d.warps;
     }
 
     /// Streams `path` and transcribes it; `progress` gets the seconds of audio read so far.
@@ -294,10 +299,10 @@ impl Transcriber {
             .collect()
     }
 
-    /// Decodes one segment's samples: features → log-probs → decoder.
+    /// Decodes one segment's samples: features → log-probs (averaged over the warp ensemble, if
+    /// any) → decoder.
     pub fn decode(&self, samples: &[f32]) -> Result<Hypothesis> {
-        let feats = self.model.features(samples)?;
-        let lp = self.model.log_probs(feats.view())?;
+        let lp = self.model.ensemble_log_probs(samples, &self.warps)?;
         Ok(self.decode_log_probs(lp.view()))
     }
 
