@@ -245,6 +245,7 @@ def main():
         ]
         for ev in evals:
             how = "greedy, no LM" if not ev.get("lm") else f"beam {ev.get('beam')} + LM (weight {ev.get('lm_weight')}, bonus {ev.get('word_bonus')})"
+            how += warp_label(ev)
             lines.append(
                 f"| {how} | {ev['utterances']} | {100 * ev['cer']:.2f} | {100 * ev['wer']:.2f} | "
                 f"{ev['rtf']:.4f} | {ev.get('threads', '')} |"
@@ -260,7 +261,7 @@ def main():
                 "| --- |" + " ---: |" * len(names),
             ]
             for ev, gs in groups:
-                how = "greedy" if not ev.get("lm") else "beam + LM"
+                how = ("greedy" if not ev.get("lm") else "beam + LM") + warp_label(ev)
                 cells = []
                 for n in names:
                     c = gs.get(n)
@@ -268,6 +269,12 @@ def main():
                 lines.append(f"| {how} | " + " | ".join(cells) + " |")
     with open(os.path.join(dest, "README.md"), "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
+
+
+def warp_label(ev):
+    """", warp ensemble 0.9/1/1.1" for an eval that averaged warped passes, else ""."""
+    warps = ev.get("warps") or []
+    return ", warp ensemble " + "/".join(f"{w:g}" for w in warps) if len(warps) > 1 else ""
 
 
 if __name__ == "__main__":

@@ -559,6 +559,7 @@ fn eval_inner(args: &EvalArgs) -> Result<ExitCode> {
             "lm": tr.lm_path,
             "lm_weight": tr.beam.lm_weight,
             "word_bonus": tr.beam.word_bonus,
+            "warps": tr.warps,
             "per_utterance": scored.iter().map(|s| json!({
                 "id": s.id, "audio": s.audio, "reference": s.reference,
                 "hypothesis": s.hypothesis, "error": s.error, "cer": s.cer, "wer": s.wer,
