@@ -285,7 +285,10 @@ fn files_tab_decodes_with_the_shipped_language_model_and_can_turn_it_off() {
     let mut with_lm = Transcriber::new(model.clone());
     with_lm.set_decoder(shipped.clone());
     let want_lm = with_lm.transcribe_file(&wav, &mut |_| {}).unwrap().text();
-    let want_greedy = Transcriber::new(model).transcribe_file(&wav, &mut |_| {}).unwrap().text();
+    // Greedy keeps the model's warp ensemble (it is acoustic), as the CLI's --no-lm does.
+    let mut greedy = Transcriber::new(model);
+    greedy.set_decoder(DecoderSetup { warps: shipped.warps.clone(), ..DecoderSetup::greedy() });
+    let want_greedy = greedy.transcribe_file(&wav, &mut |_| {}).unwrap().text();
     assert_ne!(want_lm, want_greedy, "the sample must tell the two decodings apart");
 
     let mut h = harness(app_with_model(&model_dir, Tab::Models));
