@@ -272,8 +272,9 @@ fn save_tuned(
         beam: args.beam.max(1),
         warps: warps.to_vec(),
         note: format!(
-            "tuned by `hark lm tune` on {} ({n} utterances): WER {wer:.2}%",
-            args.data.display()
+            "tuned by `hark lm tune` on {} ({n} utterances{}): WER {wer:.2}%",
+            args.data.display(),
+            if warps.len() > 1 { ", with the warp ensemble" } else { "" }
         ),
     };
     cfg.save(dir)?;
