@@ -8,6 +8,8 @@
 //! compares microphone and file transcripts with a trained model: `HARK_LISTEN_MODEL`, else the
 //! default model (`hark::model::default_model_dir`) when one is installed.
 
+mod common;
+
 use std::f32::consts::PI;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,10 +18,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use hark::ctc::Alphabet;
 use hark::ctc::decode::{BeamOptions, greedy, prefix_beam_search};
-use hark::features::FeatureOptions;
-use hark::model::{ArchConfig, Model, ModelConfig};
+use hark::model::Model;
 use hark::runtime::endpoint::EndpointOptions;
 use hark::runtime::messages::{RecognizerCommand, RecognizerEvent};
 use hark::runtime::recognizer::{
@@ -34,16 +34,9 @@ fn secs(s: f32) -> usize {
     (s * SR).round() as usize
 }
 
-/// Seeded random 1-layer BiLSTM (H = 16) over the default 39-dim features; the projection is
-/// scaled up so the labels change with the input instead of hovering near uniform.
+/// [`common::random_model`] with H = 16.
 fn tiny_model() -> Model {
-    let arch = ArchConfig { hidden: 16, layers: 1, seed: 7, dropout: 0.0, ..Default::default() };
-    let cfg = ModelConfig::new(arch, FeatureOptions::default(), Alphabet::default());
-    let mut m = Model::new(cfg).unwrap();
-    let mut params = m.net.params_mut();
-    let n = params.len();
-    params[n - 2].iter_mut().for_each(|w| *w *= 12.0);
-    m
+    common::random_model(16, 7)
 }
 
 fn noise(n: usize, rms_dbfs: f32, seed: u64) -> Vec<f32> {

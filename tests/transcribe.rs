@@ -10,6 +10,8 @@
 //! `K·(h_f + h_b)` and the blank `−K·(h_f + h_b)`; every other label −20. So a frame with sound
 //! emits `a`, digital silence emits blank: each tone burst decodes to "a".
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -497,13 +499,7 @@ fn cli_warp_ensemble_from_flag_or_decoder_json() {
     let f = fixture();
     // The tone detector hears only energy, which a filterbank warp keeps; a seeded random
     // network (its projection scaled up so its letters follow the input) hears the spectrum.
-    let arch = ArchConfig { hidden: 8, layers: 1, seed: 5, dropout: 0.0, ..ArchConfig::default() };
-    let mut random =
-        Model::new(ModelConfig::new(arch, FeatureOptions::default(), Alphabet::default())).unwrap();
-    let mut params = random.net.params_mut();
-    let n = params.len();
-    params[n - 2].iter_mut().for_each(|w| *w *= 12.0);
-    random.save(&f.model).unwrap();
+    common::random_model(8, 5).save(&f.model).unwrap();
     let lib = |warps: &[f64]| {
         let mut tr = Transcriber::new(Model::load(&f.model).unwrap());
         tr.warps = warps.to_vec();

@@ -118,14 +118,11 @@ impl Model {
     /// [`Self::features`] + [`Self::log_probs`]; K factors cost K passes.
     pub fn ensemble_log_probs(&self, samples: &[f32], warps: &[f64]) -> Result<Array2<f32>> {
         let (opts, cmvn) = (&self.config.features, self.config.cmvn.as_ref());
+        let pass = |w| self.log_probs(features::compute_warped(opts, cmvn, samples, w)?.view());
         if warps.len() <= 1 {
-            let warp = warps.first().copied().unwrap_or(1.0);
-            return self.log_probs(features::compute_warped(opts, cmvn, samples, warp)?.view());
+            return pass(warps.first().copied().unwrap_or(1.0));
         }
-        let passes = warps
-            .iter()
-            .map(|&w| self.log_probs(features::compute_warped(opts, cmvn, samples, w)?.view()))
-            .collect::<Result<Vec<_>>>()?;
+        let passes = warps.iter().map(|&w| pass(w)).collect::<Result<Vec<_>>>()?;
         // Log of the mean probability, shifted by each cell's largest log-probability.
         let ln_k = (warps.len() as f32).ln();
         let mut out = passes[0].clone();

@@ -1,11 +1,27 @@
-//! Helpers shared by the integration tests: a small spoken corpus made with espeak-ng.
+//! Helpers shared by the integration tests: a small spoken corpus made with espeak-ng, and a
+//! seeded random model whose letters follow its input.
 #![allow(dead_code)]
 
 use std::path::Path;
 use std::process::Command;
 
+use hark::ctc::Alphabet;
+use hark::features::FeatureOptions;
+use hark::model::{ArchConfig, Model, ModelConfig};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+
+/// Seeded random 1-layer BiLSTM (`hidden` units) over the default 39-dim features; the
+/// projection is scaled up so the labels change with the input instead of hovering near uniform.
+pub fn random_model(hidden: usize, seed: u64) -> Model {
+    let arch = ArchConfig { hidden, layers: 1, seed, dropout: 0.0, ..Default::default() };
+    let cfg = ModelConfig::new(arch, FeatureOptions::default(), Alphabet::default());
+    let mut m = Model::new(cfg).unwrap();
+    let mut params = m.net.params_mut();
+    let n = params.len();
+    params[n - 2].iter_mut().for_each(|w| *w *= 12.0);
+    m
+}
 
 /// A 20-word vocabulary (digits and commands), as in small-vocabulary recognition tasks.
 pub const WORDS: &[&str] = &[
