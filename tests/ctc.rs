@@ -378,6 +378,40 @@ fn the_language_model_changes_the_winner() {
     assert_eq!(with_lm[0].char_times_s, vec![0.0, 0.06, 0.12]);
 }
 
+/// The look-ahead: a partial word is ranked with the best unigram ln-probability of the words it
+/// can still become, so a narrow beam keeps "ho" (only "hot", log10 P = −0.4) over the
+/// acoustically better "ha" (only "hat", −3.0) before either word is complete. Without it a beam
+/// of one commits to "ha" and ends on "hat" although "hot" scores higher in the end.
+#[test]
+fn lm_look_ahead_keeps_the_likely_word_in_a_narrow_beam() {
+    let a = Alphabet::default();
+    let lp = frames(
+        &a,
+        &[
+            &[('h', 0.95)],
+            &[('_', 0.9)],
+            &[('a', 0.55), ('o', 0.44)],
+            &[('_', 0.9)],
+            &[('t', 0.95)],
+        ],
+    );
+    let lm: ArpaLm = HAT_HOT_ARPA.parse().unwrap();
+    let lex = lm.lexicon().unwrap();
+    let node = |w: &str| w.chars().try_fold(0, |n, c| lex.child(n, c)).unwrap();
+    let ln10 = std::f32::consts::LN_10;
+    assert!((lex.lookahead(node("h")) - -0.4 * ln10).abs() < 1e-5);
+    assert!((lex.lookahead(node("ha")) - -3.0 * ln10).abs() < 1e-5);
+    assert!((lex.lookahead(node("ho")) - -0.4 * ln10).abs() < 1e-5);
+    for width in [1, 2, 8] {
+        let opts = BeamOptions { lm_weight: 0.5, ..no_lm(width) };
+        let h = prefix_beam_search(lp.view(), &a, 0.03, &opts, Some(&lm as &dyn LanguageModel));
+        assert_eq!(h[0].text, "hot", "beam {width}");
+        // The look-ahead only ranks partial words: the final score is acoustic + LM as before.
+        let expect = h[0].log_prob + 0.5 * (-0.4 - 0.3) * ln10;
+        assert!((h[0].score - expect).abs() < 1e-4, "{} vs {expect}", h[0].score);
+    }
+}
+
 /// With an LM, every word of the result is a word the LM knows (lexicon-constrained search):
 /// a non-word the acoustics prefer gives way to the closest word, and two words are not glued
 /// into one unknown string.

@@ -131,6 +131,8 @@ struct Node {
     bonus: f32,
     /// Lexicon node of the partial word (with a lexicon-constrained LM).
     lex: u32,
+    /// `lm_weight ·` the lexicon's look-ahead score of the partial word (0 between words).
+    look: f32,
 }
 
 struct Trie {
@@ -157,6 +159,7 @@ impl Trie {
             lm_state,
             bonus,
             lex: lexicon::ROOT,
+            look: 0.0,
         }
     }
 
@@ -199,7 +202,7 @@ impl Trie {
     /// not be the prefix of any word, or a space would end a partial word that is not a word).
     fn add_child(&mut self, n: u32, c: u32, ctx: &Ctx) -> Option<u32> {
         let parent = &self.nodes[n as usize];
-        let mut lex = lexicon::ROOT;
+        let (mut lex, mut look) = (lexicon::ROOT, 0.0);
         if let Some(lx) = ctx.lexicon {
             if c == ctx.space {
                 if parent.lex != lexicon::ROOT && !lx.is_word(parent.lex) {
@@ -208,6 +211,7 @@ impl Trie {
             } else {
                 let ch = ctx.alphabet.char_of(c as usize)?;
                 lex = lx.child(parent.lex, ch)?;
+                look = ctx.opts.lm_weight * lx.lookahead(lex);
             }
         }
         let (mut lm_state, mut bonus) = (parent.lm_state, parent.bonus);
@@ -221,6 +225,7 @@ impl Trie {
         let id = self.nodes.len() as u32;
         let mut node = Trie::node(n, c, lm_state, bonus);
         node.lex = lex;
+        node.look = look;
         node.next_sibling = self.nodes[n as usize].first_child;
         self.nodes.push(node);
         self.nodes[n as usize].first_child = id;
@@ -236,10 +241,10 @@ struct Ctx<'a> {
     space: u32,
 }
 
-/// Ranking score of a node at the next frame: acoustic + LM bonus.
+/// Ranking score of a node at the next frame: acoustic + LM bonus + look-ahead of the partial word.
 #[inline]
 fn score_next(node: &Node) -> f32 {
-    log_add(node.next_pb, node.next_pnb) + node.bonus
+    log_add(node.next_pb, node.next_pnb) + node.bonus + node.look
 }
 
 /// Adds probability mass to a node's next-frame accumulators.
@@ -257,7 +262,10 @@ fn accumulate(nodes: &mut [Node], touched: &mut Vec<u32>, n: u32, t: u32, pb: f3
 }
 
 /// CTC prefix beam search (Hannun et al. 2014) in log space over a prefix trie, with an optional
-/// word LM applied when a word is completed (a space is emitted, or the utterance ends).
+/// word LM applied when a word is completed (a space is emitted, or the utterance ends). With a
+/// lexicon-constrained LM a partial word is ranked with `lm_weight ·` its look-ahead (the best
+/// unigram ln-probability of a word it can become), which the word's real LM score replaces when
+/// it completes; the look-ahead steers pruning only, it is not part of any result's score.
 /// Returns up to `beam_width` hypotheses, best score first.
 ///
 /// For each prefix `ℓ` it tracks `pb` (paths ending in blank) and `pnb` (ending in `ℓ`'s last
@@ -323,7 +331,8 @@ pub fn prefix_beam_search(
             }
         }
         // A prefix outside the beam has one parent, so its next score is exactly the one extension
-        // below (plus its LM bonus, the parent's unless the label is a space). If `beam_width`
+        // below (plus its LM bonus and look-ahead, at most the parent's unless the label is a space).
+        // If `beam_width`
         // beam prefixes already score at least `threshold`, a lower extension cannot survive:
         // skipping it changes no result and saves most trie nodes.
         let threshold = if beam.len() >= beam_width {
@@ -334,6 +343,8 @@ pub fn prefix_beam_search(
         for &n in &beam {
             let node = &trie.nodes[n as usize];
             let (pb, pnb, last, bonus) = (node.pb, node.pnb, node.label, node.bonus);
+            // A child's look-ahead is at most its parent's (fewer words below it).
+            let bound = bonus + node.look;
             let total = log_add(pb, pnb);
             by_label.iter_mut().for_each(|x| *x = NONE);
             trie.children_into(n, &mut by_label);
@@ -346,7 +357,7 @@ pub fn prefix_beam_search(
                 let found = by_label[c as usize];
                 let child = if found != NONE && trie.nodes[found as usize].stamp == tt {
                     found
-                } else if c != ctx.space && p + bonus < threshold {
+                } else if c != ctx.space && p + bound < threshold {
                     continue;
                 } else if found != NONE {
                     found

@@ -6,15 +6,28 @@
 //! partial word to be a prefix of a known word (and every completed word to be a word), as
 //! DeepSpeech's and wav2letter's lexicon decoders do, removes that failure; the price is that
 //! words outside the vocabulary cannot be produced while the LM is on (add them as hot words).
+//!
+//! Each node also carries a look-ahead score: the best score of a word below it (for an LM, the
+//! word's unigram ln-probability; the "smearing" of wav2letter's lexicon decoder). The search adds
+//! it to a partial word, so a prefix that can only become rare words stops outranking completed
+//! words (which already carry their LM score) before the word ends.
 
 /// Index of the root node (the empty prefix).
 pub const ROOT: u32 = 0;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct Node {
     /// (character, child) sorted by character.
     children: Vec<(char, u32)>,
     is_word: bool,
+    /// Best score of a word at or below this node (0 at the root).
+    look: f32,
+}
+
+impl Node {
+    fn new(look: f32) -> Self {
+        Node { children: Vec::new(), is_word: false, look }
+    }
 }
 
 /// A character trie of words.
@@ -26,7 +39,7 @@ pub struct Lexicon {
 
 impl Default for Lexicon {
     fn default() -> Self {
-        Lexicon { nodes: vec![Node::default()], words: 0 }
+        Lexicon { nodes: vec![Node::new(0.0)], words: 0 }
     }
 }
 
@@ -44,18 +57,28 @@ impl Lexicon {
         lex
     }
 
-    /// Adds a word.
+    /// Adds a word with look-ahead score 0 (no penalty before the word is complete).
     pub fn insert(&mut self, word: &str) {
+        self.insert_scored(word, 0.0);
+    }
+
+    /// Adds a word with a look-ahead `score` (≤ 0, e.g. its unigram ln-probability): every
+    /// prefix of it then looks ahead at least that well.
+    pub fn insert_scored(&mut self, word: &str, score: f32) {
         if word.is_empty() {
             return;
         }
         let mut n = ROOT;
         for c in word.chars() {
             n = match self.child(n, c) {
-                Some(k) => k,
+                Some(k) => {
+                    let look = &mut self.nodes[k as usize].look;
+                    *look = look.max(score);
+                    k
+                }
                 None => {
                     let k = self.nodes.len() as u32;
-                    self.nodes.push(Node::default());
+                    self.nodes.push(Node::new(score));
                     let ch = &mut self.nodes[n as usize].children;
                     let at = ch.partition_point(|&(x, _)| x < c);
                     ch.insert(at, (c, k));
@@ -81,6 +104,13 @@ impl Lexicon {
     #[inline]
     pub fn is_word(&self, n: u32) -> bool {
         self.nodes[n as usize].is_word
+    }
+
+    /// The best look-ahead score of a word that starts with the prefix at node `n` (0 at the
+    /// root, where no word has begun).
+    #[inline]
+    pub fn lookahead(&self, n: u32) -> f32 {
+        self.nodes[n as usize].look
     }
 
     /// Number of distinct words.
@@ -122,5 +152,30 @@ mod tests {
         assert!(lex.child(ca, 'b').is_none());
         assert!(lex.contains("a") && lex.contains("cart") && !lex.contains("ca"));
         assert!(!lex.contains("") && !lex.contains("dog"));
+        assert!(lex.lookahead(ROOT) == 0.0 && lex.lookahead(car) == 0.0);
+    }
+
+    #[test]
+    fn lookahead_is_the_best_word_below() {
+        let mut lex = Lexicon::new();
+        lex.insert_scored("cat", -2.0);
+        lex.insert_scored("car", -1.0);
+        lex.insert_scored("cart", -3.0);
+        lex.insert_scored("dog", -4.0);
+        let walk =
+            |lex: &Lexicon, w: &str| w.chars().try_fold(ROOT, |n, c| lex.child(n, c)).unwrap();
+        let look = |lex: &Lexicon, w: &str| lex.lookahead(walk(lex, w));
+        assert_eq!(lex.lookahead(ROOT), 0.0);
+        assert_eq!(look(&lex, "c"), -1.0);
+        assert_eq!(look(&lex, "ca"), -1.0);
+        assert_eq!(look(&lex, "cat"), -2.0);
+        assert_eq!(look(&lex, "car"), -1.0);
+        assert_eq!(look(&lex, "cart"), -3.0);
+        assert_eq!(look(&lex, "do"), -4.0);
+        // An unscored word (a hot word) lifts its prefixes to 0.
+        lex.insert("cartwheel");
+        assert_eq!(look(&lex, "cart"), 0.0);
+        assert_eq!(look(&lex, "c"), 0.0);
+        assert_eq!(look(&lex, "cat"), -2.0);
     }
 }

@@ -220,9 +220,14 @@ impl ArpaLm {
         let bos = id("<s>").ok_or_else(|| Error::data(path, "the 1-grams do not list <s>"))?;
         let eos = id("</s>").ok_or_else(|| Error::data(path, "the 1-grams do not list </s>"))?;
         let unk = id("<unk>");
-        let lexicon = Lexicon::from_words(
-            vocab.keys().map(String::as_str).filter(|w| !matches!(*w, "<s>" | "</s>" | "<unk>")),
-        );
+        // Each word looks ahead with its unigram ln-probability.
+        let mut lexicon = Lexicon::new();
+        for (w, &i) in &vocab {
+            if !matches!(w.as_str(), "<s>" | "</s>" | "<unk>") {
+                let p = ngrams[0].get(&[i][..]).map_or(MISSING_UNK_LOG10, |e| e.0);
+                lexicon.insert_scored(w, p * std::f32::consts::LN_10);
+            }
+        }
         Ok(ArpaLm { order, vocab, ngrams, bos, eos, unk, lexicon })
     }
 
