@@ -535,6 +535,15 @@ fn lm_build_cli() {
     assert_eq!(code, Some(2));
     assert!(err.contains("/nonexistent-words"), "{err}");
     assert!(!dir.path().join("y.arpa").exists());
+
+    // --min-count 2: trigrams seen once are left out ("sat on the" is seen twice and stays).
+    let pruned = dir.path().join("pruned.arpa");
+    let (ok, _, err) = build(&text, &pruned, &[Path::new("--min-count"), Path::new("2")]);
+    assert!(ok, "{err}");
+    assert!(err.contains("3-grams 1") && !err.contains("3-grams 10"), "{err}");
+    let lm = ArpaLm::from_file(&pruned).unwrap();
+    assert!(std::fs::read_to_string(&pruned).unwrap().contains("\tsat on the\n"));
+    assert!(lm.sentence_log10(&["the", "cat", "sat"]).is_finite());
 }
 
 #[test]

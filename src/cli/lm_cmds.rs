@@ -44,6 +44,10 @@ pub struct BuildArgs {
     /// the decoder to spell them when the audio is clear.
     #[arg(long, value_name = "FILE")]
     pub vocab: Option<PathBuf>,
+    /// Leave out n-grams of the highest order seen fewer than N times (a smaller model that
+    /// backs off for them; 1 keeps all).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub min_count: u64,
 }
 
 #[derive(Debug, Args)]
@@ -96,6 +100,7 @@ pub fn lm(cmd: &LmCommand) -> ExitCode {
 fn build(args: &BuildArgs) -> Result<()> {
     let text = std::fs::read_to_string(&args.text).map_err(|e| Error::io(&args.text, e))?;
     let mut b = LmBuilder::new(args.order, Alphabet::default())?;
+    b.set_min_count(args.min_count);
     for (i, line) in text.lines().enumerate() {
         b.add_line(i + 1, line);
     }

@@ -18,6 +18,11 @@
 //! histories carry `γ` as their back-off weight, which makes the ARPA back-off rule of
 //! [`ArpaLm`](super::ArpaLm) reproduce `p_k` exactly and every distribution sum to one.
 //!
+//! Pruning ([`LmBuilder::set_min_count`]) drops highest-order n-grams seen fewer than a given
+//! number of times, as count cut-offs do in SRILM and KenLM; the back-off weight of each history
+//! that lost some is then recomputed so its distribution still sums to one:
+//! `bow(h) = (1 − Σ_{listed w} p(w | h)) / (1 − Σ_{listed w} p_{k−1}(w | h′))`.
+//!
 //! Words of an added vocabulary ([`LmBuilder::add_vocabulary`]) that the text never uses join
 //! `|V|` with `a_1 = 0`, so each gets `γ_0 / |V|` like `<unk>`: the recognizer can then spell
 //! them (its beam search only spells words the LM lists) at the price of a tiny probability.
@@ -52,6 +57,8 @@ pub struct LmBuilder {
     ids: HashMap<String, u32>,
     /// `raw[k-1]`: raw counts of k-grams (word ids, `<s>` = 0, `</s>` = 1).
     raw: Vec<HashMap<Vec<u32>, u64>>,
+    /// Highest-order n-grams seen fewer times than this are left out (1 keeps all).
+    min_count: u64,
     /// Words added by [`LmBuilder::add_vocabulary`] (ids; those the text also uses are skipped
     /// when the model is written).
     vocabulary: Vec<u32>,
@@ -80,6 +87,7 @@ impl LmBuilder {
             words,
             ids,
             raw: vec![HashMap::new(); order],
+            min_count: 1,
             vocabulary: Vec::new(),
             report: LmBuildReport::default(),
         })
@@ -133,6 +141,13 @@ impl LmBuilder {
             }
         }
         taken
+    }
+
+    /// Leaves out highest-order n-grams (of an order-2-or-more model) seen fewer than
+    /// `min_count` times in the text: a smaller model (most trigrams of a small text are seen
+    /// once) that backs off to the lower order for them. 0 and 1 keep every n-gram.
+    pub fn set_min_count(&mut self, min_count: u64) {
+        self.min_count = min_count.max(1);
     }
 
     fn intern(&mut self, w: &str) -> u32 {
@@ -214,10 +229,33 @@ impl LmBuilder {
                 upper[0].insert(g.clone(), p);
             }
         }
+        // Pruning: drop rare highest-order n-grams, then renormalize their histories' back-off
+        // weights over what is left (module docs).
+        let mut pruned_bow: HashMap<&[u32], f64> = HashMap::new();
+        if self.min_count > 1 && n >= 2 {
+            let (lower, top) = prob.split_at_mut(n - 1);
+            top[0].retain(|g, _| adj[n - 1][g] >= self.min_count);
+            let mut kept: HashMap<&[u32], (f64, f64)> = HashMap::new();
+            for (g, &p) in &top[0] {
+                let (h, _) = hist[n - 1].get_key_value(&g[..n - 1]).expect("history counted");
+                let e = kept.entry(*h).or_insert((0.0, 0.0));
+                e.0 += p;
+                e.1 += lower[n - 2].get(&g[1..]).copied().unwrap_or(p_unk);
+            }
+            for &h in hist[n - 1].keys() {
+                let (listed, listed_low) = kept.get(h).copied().unwrap_or((0.0, 0.0));
+                pruned_bow.insert(h, ((1.0 - listed) / (1.0 - listed_low)).max(f64::MIN_POSITIVE));
+            }
+        }
         let backoff = |g: &[u32]| -> Option<f64> {
             let k = g.len() + 1;
             if k > n {
                 return None;
+            }
+            if k == n
+                && let Some(&b) = pruned_bow.get(g)
+            {
+                return Some(b);
             }
             let &(ch, types) = hist[k - 1].get(g)?;
             Some(discounts[k - 1] * types as f64 / ch as f64)
@@ -317,6 +355,56 @@ mod tests {
                 assert!((sum - 1.0).abs() < 1e-4, "order {order}, history {h:?}: Σp = {sum}");
             }
         }
+    }
+
+    /// Pruned models: the rare top-order n-grams are gone, the distributions of every history
+    /// (those that lost n-grams included) still sum to one, and what is left keeps its
+    /// probability. Without pruning (min count 1) the text is the same as never asking.
+    #[test]
+    fn pruning_drops_rare_ngrams_and_keeps_distributions_normalized() {
+        let text = format!("{TEXT}the cat sat on the mat\nthe dog sat on the mat\n");
+        let make = |order, min| {
+            let mut b = LmBuilder::new(order, Alphabet::default()).unwrap();
+            b.set_min_count(min);
+            for (i, l) in text.lines().enumerate() {
+                b.add_line(i + 1, l);
+            }
+            b.to_arpa().unwrap()
+        };
+        assert_eq!(make(3, 1).0, make(3, 0).0);
+        for order in 2..=4 {
+            let (full_text, full_report) = make(order, 1);
+            let (arpa, report) = make(order, 2);
+            let (full, lm): (ArpaLm, ArpaLm) = (full_text.parse().unwrap(), arpa.parse().unwrap());
+            assert!(report.ngrams[order - 1] < full_report.ngrams[order - 1], "order {order}");
+            assert_eq!(report.ngrams[..order - 1], full_report.ngrams[..order - 1]);
+            let words = ["the", "cat", "sat", "on", "mat", "dog", "log", "a", "and", "ate"];
+            let mut targets: Vec<&str> = words.to_vec();
+            targets.extend(["</s>", "<unk>"]);
+            for h in [
+                vec!["<s>"],
+                vec!["<s>", "the"],
+                vec!["the", "cat"],
+                vec!["cat", "ate"],
+                vec!["sat", "on", "the"],
+                vec!["a", "dog"],
+                vec!["zebra"],
+            ] {
+                let sum: f64 =
+                    targets.iter().map(|w| 10f64.powf(lm.log10_prob_words(&h, w) as f64)).sum();
+                assert!((sum - 1.0).abs() < 1e-4, "order {order}, history {h:?}: Σp = {sum}");
+            }
+            // "sat on" is seen 4 times: its top-order n-gram stays, at the same probability.
+            let (h, w): (&[&str], &str) = if order == 2 {
+                (&["sat"], "on")
+            } else {
+                (&["cat", "sat"][3 - order.min(3)..], "on")
+            };
+            assert_eq!(lm.log10_prob_words(h, w), full.log10_prob_words(h, w), "order {order}");
+        }
+        // Order 3: "a cat and" is seen once, so it is pruned and backs off.
+        let (arpa, _) = make(3, 2);
+        assert!(!arpa.contains("\ta cat and\n") && make(3, 1).0.contains("\ta cat and\n"));
     }
 
     /// With a vocabulary added, the distributions still sum to one, now over the added words too,
