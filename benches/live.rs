@@ -10,6 +10,9 @@
 //! cargo bench --bench live -- --repeat 3   # sessions per path (default 2)
 //! ```
 //!
+//! Decoding is what `hark listen` and the app do with that model: partials greedy in one pass,
+//! finals with its `decoder.json` (beam, word LM, and the warp ensemble when it names one).
+//!
 //! Input: sentences spoken by espeak-ng at run time (22.05 kHz, resampled by Hark), each
 //! followed by 1.5 s of silence, with 1 s of silence in front. The same stream goes through:
 //! - **feed**: `feed_realtime` in 10 ms chunks, the path `hark listen --input FILE` uses;
@@ -44,7 +47,9 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::{Duration, Instant};
 
 use hark::audio::capture::{Capture, CaptureEvent};
+use hark::ctc::LanguageModel;
 use hark::model::Model;
+use hark::runtime::decoder::DecoderSetup;
 use hark::runtime::messages::RecognizerEvent;
 use hark::runtime::recognizer::{
     AudioInput, Recognizer, RecognizerHandle, RecognizerOptions, feed_realtime,
@@ -134,8 +139,11 @@ impl Session {
 }
 
 /// Runs the recognizer over the audio that `source` delivers until it ends.
-fn listen(model: &Arc<Model>, opts: &RecognizerOptions, source: Receiver<CaptureEvent>) -> Session {
-    let rec = Recognizer::new(model.clone(), None, opts.clone()).expect("recognizer");
+/// Recognizer options and the LM its finals use.
+type Opts = (RecognizerOptions, Option<Arc<dyn LanguageModel>>);
+
+fn listen(model: &Arc<Model>, opts: &Opts, source: Receiver<CaptureEvent>) -> Session {
+    let rec = Recognizer::new(model.clone(), opts.1.clone(), opts.0.clone()).expect("recognizer");
     let (tx, rx) = mpsc::channel();
     let relay = std::thread::spawn(move || {
         let mut arrivals = Vec::new();
@@ -229,7 +237,7 @@ fn measure(s: &Session, trailing_ms: f64, stats: &mut Stats) {
     }
 }
 
-fn feed_session(model: &Arc<Model>, opts: &RecognizerOptions, stream: &[f32]) -> Session {
+fn feed_session(model: &Arc<Model>, opts: &Opts, stream: &[f32]) -> Session {
     let (tx, rx) = mpsc::channel();
     let stream = stream.to_vec();
     let feeder = std::thread::spawn(move || {
@@ -242,7 +250,7 @@ fn feed_session(model: &Arc<Model>, opts: &RecognizerOptions, stream: &[f32]) ->
 
 /// Through cpal: the capture runs on the default input (the virtual microphone) while `wav`
 /// is played into it.
-fn mic_session(model: &Arc<Model>, opts: &RecognizerOptions, wav: &std::path::Path) -> Session {
+fn mic_session(model: &Arc<Model>, opts: &Opts, wav: &std::path::Path) -> Session {
     let (tx, rx): (Sender<CaptureEvent>, _) = mpsc::channel();
     let stop = Arc::new(AtomicBool::new(false));
     let stop2 = stop.clone();
@@ -320,8 +328,14 @@ fn main() {
     };
     let model = Arc::new(Model::load(&dir).expect("loading the default model"));
     let a = &model.config.arch;
-    let opts = RecognizerOptions::default();
-    let trailing_ms = opts.endpoint.trailing_silence_ms as f64;
+    // Decode as `hark listen` and the app do: the model's decoder.json (LM, beam, final warps).
+    let setup = DecoderSetup::for_model(&dir).expect("the default model's decoder.json");
+    let rec_opts = RecognizerOptions {
+        beam: setup.beam.clone(),
+        final_warps: setup.warps.clone(),
+        ..RecognizerOptions::default()
+    };
+    let trailing_ms = rec_opts.endpoint.trailing_silence_ms as f64;
 
     let tmp = tempfile::tempdir().unwrap();
     let gap = vec![0.0f32; (1.5 * SR) as usize];
@@ -354,9 +368,13 @@ fn main() {
         stream.len() as f64 / SR,
     );
     println!(
-        "options: partial every {} ms over at most {} ms, trailing silence {} ms, beam {}",
-        opts.partial_interval_ms, opts.partial_window_ms, trailing_ms, opts.beam.beam_width
+        "options: partial every {} ms over at most {} ms, trailing silence {} ms; finals: {}",
+        rec_opts.partial_interval_ms,
+        rec_opts.partial_window_ms,
+        trailing_ms,
+        setup.describe()
     );
+    let opts: Opts = (rec_opts, setup.lm.clone());
 
     // The cost of one refresh (features + network + greedy) against the audio it covers.
     let speech: Vec<f32> = stream.iter().copied().filter(|x| x.abs() > 0.0).collect();

@@ -60,8 +60,12 @@ fn add_burst(x: &mut [f32], from: usize, len: usize, f0: f32, seed: u64) {
 
 /// The offline path on `samples`: features → log-probs → prefix beam search (best text).
 fn offline(model: &Model, samples: &[f32], beam: &BeamOptions) -> String {
-    let feats = model.features(samples).unwrap();
-    let lp = model.log_probs(feats.view()).unwrap();
+    offline_ensemble(model, samples, &[], beam)
+}
+
+/// The same with the network averaged over frequency warps (file decoding with "warps").
+fn offline_ensemble(model: &Model, samples: &[f32], warps: &[f64], beam: &BeamOptions) -> String {
+    let lp = model.ensemble_log_probs(samples, warps).unwrap();
     let hyps =
         prefix_beam_search(lp.view(), &model.config.alphabet, model.frame_duration_s(), beam, None);
     let text = hyps.into_iter().next().map(|h| h.text).unwrap_or_default();
@@ -146,6 +150,35 @@ fn finals_equal_the_offline_decode_and_utterances_split_at_pauses() {
         let mut rec = Recognizer::new(model.clone(), None, opts.clone()).unwrap();
         assert_eq!(finals(&run_sync(&mut rec, &x, chunk)), f, "chunk {chunk}");
     }
+}
+
+/// With `final_warps`, each final is the offline decode of its audio averaged over the warps
+/// (what `hark transcribe` gives with the model's warp ensemble); partials stay one pass.
+#[test]
+fn finals_with_warps_equal_the_offline_ensemble_decode() {
+    let model = Arc::new(tiny_model());
+    let (x, _) = two_bursts();
+    let warps = vec![0.9, 1.0, 1.1];
+    let opts = RecognizerOptions { final_warps: warps.clone(), ..Default::default() };
+    let mut rec = Recognizer::new(model.clone(), None, opts.clone()).unwrap();
+    let events = run_sync(&mut rec, &x, 160);
+    let f = finals(&events);
+    assert_eq!(f.len(), 2, "{f:?}");
+    let mut differs = 0;
+    for (text, s, e) in &f {
+        assert_eq!(*text, offline_ensemble(&model, &x[*s..*e], &warps, &opts.beam));
+        differs += usize::from(*text != offline(&model, &x[*s..*e], &opts.beam));
+    }
+    assert!(differs > 0, "the ensemble changed no final: the test would not see it missing");
+    // Without warps the same stream gives the one-pass finals.
+    let mut plain = Recognizer::new(model.clone(), None, RecognizerOptions::default()).unwrap();
+    let p = finals(&run_sync(&mut plain, &x, 160));
+    for (text, s, e) in &p {
+        assert_eq!(*text, offline(&model, &x[*s..*e], &opts.beam));
+    }
+    let bad = RecognizerOptions { final_warps: vec![1.5], ..Default::default() };
+    let err = Recognizer::new(model, None, bad).err().expect("a warp outside 0.8-1.2").to_string();
+    assert!(err.contains("final_warps") && err.contains("1.5"), "{err}");
 }
 
 /// Greedy text of the offline path on `samples`, spaces tidied as partials tidy them.
@@ -343,6 +376,35 @@ fn listen_input_file_prints_one_final_line_per_utterance() {
         finals(&run_sync(&mut rec, &heard, 160)).into_iter().map(|f| f.0).collect();
     assert_eq!(final_lines(&out.stdout), want);
     assert_eq!(hark::audio::read_mono_16k(&saved).unwrap(), heard);
+
+    // --warps: each final averages the network over the warps, as the library does with
+    // final_warps; a warp out of range is an option error (exit 2) that names it.
+    let listen = |warps: &str| {
+        hark()
+            .args(["listen", "--no-lm", "--input-speed", "0", "--warps", warps, "--model"])
+            .arg(&model_path)
+            .arg("--input")
+            .arg(&wav)
+            .output()
+            .unwrap()
+    };
+    let out = listen("0.9,1,1.1");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let model = Arc::new(Model::load(&model_path).unwrap());
+    let opts = RecognizerOptions {
+        beam: BeamOptions { beam_width: 1, ..BeamOptions::default() },
+        final_warps: vec![0.9, 1.0, 1.1],
+        ..RecognizerOptions::default()
+    };
+    let mut rec = Recognizer::new(model, None, opts).unwrap();
+    let want_ens: Vec<String> =
+        finals(&run_sync(&mut rec, &heard, 160)).into_iter().map(|f| f.0).collect();
+    assert_eq!(final_lines(&out.stdout), want_ens);
+    assert_ne!(want_ens, want, "the warps changed no final here");
+    let out = listen("0.9,1.5");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--warps") && err.contains("1.5"), "{err}");
 }
 
 #[test]

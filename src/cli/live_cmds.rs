@@ -75,6 +75,8 @@ pub struct ListenArgs {
     /// words, else 1.
     #[arg(long, value_name = "N")]
     pub beam: Option<usize>,
+    #[command(flatten)]
+    pub warps: crate::cli::transcribe_cmds::WarpsArg,
     /// Language model and hot words of the final decoding.
     #[command(flatten)]
     pub lm: crate::cli::transcribe_cmds::LmArgs,
@@ -110,13 +112,16 @@ pub fn listen(args: &ListenArgs) -> ExitCode {
 fn run_listen(args: &ListenArgs) -> anyhow::Result<ExitCode> {
     let model_path = crate::cli::transcribe_cmds::resolve_model_path(args.model.as_deref())?;
     let model = Arc::new(Model::load(&model_path)?);
-    let setup = args.lm.setup(&model_path, &model.config.alphabet, args.beam.map(|b| b.max(1)))?;
+    let mut setup =
+        args.lm.setup(&model_path, &model.config.alphabet, args.beam.map(|b| b.max(1)))?;
+    args.warps.apply(&mut setup)?;
     let opts = RecognizerOptions {
         endpoint: EndpointOptions {
             trailing_silence_ms: args.trailing_silence_ms,
             ..crate::runtime::recognizer::live_endpoint_options()
         },
         beam: setup.beam,
+        final_warps: setup.warps,
         ..Default::default()
     };
     let recognizer = Recognizer::new(model, setup.lm, opts)?;

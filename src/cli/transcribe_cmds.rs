@@ -70,13 +70,31 @@ pub struct DecoderArgs {
     /// else 1.
     #[arg(long, value_name = "N")]
     pub beam: Option<usize>,
-    /// Average the network over these frequency warps of the filterbank (e.g. 0.9,1,1.1; each
-    /// in 0.8-1.2, one pass per warp); `--warps 1` = one unwarped pass. Default: the model's
-    /// decoder.json.
-    #[arg(long, value_name = "W,W,..", value_delimiter = ',')]
-    pub warps: Option<Vec<f64>>,
+    #[command(flatten)]
+    pub warps: WarpsArg,
     #[command(flatten)]
     pub lm: LmArgs,
+}
+
+/// `--warps` (transcribe, eval, listen).
+#[derive(Debug, Clone, Args)]
+pub struct WarpsArg {
+    /// Average the network over these frequency warps of the filterbank (e.g. 0.9,1,1.1; each
+    /// in 0.8-1.2, one pass per warp); `--warps 1` = one unwarped pass. Default: the model's
+    /// decoder.json. (`listen`: for each final; partials take one pass.)
+    #[arg(long, value_name = "W,W,..", value_delimiter = ',')]
+    pub warps: Option<Vec<f64>>,
+}
+
+impl WarpsArg {
+    /// Puts the given warps (checked) into `setup`; without `--warps` it keeps the model's.
+    pub fn apply(&self, setup: &mut DecoderSetup) -> Result<()> {
+        if let Some(warps) = &self.warps {
+            check_warps(warps).map_err(|e| Error::Options(format!("--warps: {e}")))?;
+            setup.warps = warps.clone();
+        }
+        Ok(())
+    }
 }
 
 /// Language model and hot-word options (transcribe, eval, listen).
@@ -211,10 +229,7 @@ impl DecoderArgs {
         let path = resolve_model_path(self.model.as_deref())?;
         let model = Model::load(&path)?;
         let mut setup = self.lm.setup(&path, &model.config.alphabet, self.beam)?;
-        if let Some(warps) = &self.warps {
-            check_warps(warps).map_err(|e| Error::Options(format!("--warps: {e}")))?;
-            setup.warps = warps.clone();
-        }
+        self.warps.apply(&mut setup)?;
         let mut t = Transcriber::new(model);
         t.set_decoder(setup);
         Ok(t)

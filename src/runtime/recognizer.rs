@@ -56,8 +56,8 @@ const SR: f32 = SAMPLE_RATE_HZ as f32;
 const FIRST_PARTIAL_SPAN_MS: u32 = 1500;
 
 /// Settings of the live recognizer. `Default`: partials every 250 ms (every 100 ms until the
-/// first one) over at most 8 s of audio, beam 16, default endpointing (500 ms trailing silence,
-/// 15 s longest utterance).
+/// first one) over at most 8 s of audio, beam 16, finals in one pass, default endpointing (500 ms
+/// trailing silence, 15 s longest utterance).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecognizerOptions {
     pub endpoint: EndpointOptions,
@@ -73,6 +73,10 @@ pub struct RecognizerOptions {
     pub partial_window_ms: u32,
     /// Final decoding (prefix beam search; `lm_weight`/`word_bonus` apply with an LM).
     pub beam: BeamOptions,
+    /// Frequency warps whose network outputs a final averages, as file decoding does
+    /// ([`Model::ensemble_log_probs`]; empty: one pass). Partials always take one pass: they are
+    /// refreshed many times per utterance, a final once.
+    pub final_warps: Vec<f64>,
 }
 
 /// Endpointer settings for live input: the defaults with a 300 ms hangover. A final is decoded
@@ -92,6 +96,7 @@ impl Default for RecognizerOptions {
             first_partial_interval_ms: 100,
             partial_window_ms: 8000,
             beam: BeamOptions::default(),
+            final_warps: Vec::new(),
         }
     }
 }
@@ -120,6 +125,8 @@ impl RecognizerOptions {
         if self.beam.beam_width == 0 {
             return Err(Error::Options("recognizer.beam.beam_width must be at least 1".into()));
         }
+        crate::runtime::decoder::check_warps(&self.final_warps)
+            .map_err(|e| Error::Options(format!("recognizer.final_warps: {e}")))?;
         Ok(())
     }
 }
@@ -359,7 +366,8 @@ impl Recognizer {
         let keep = (end.saturating_sub(open.start) as usize).min(open.buf.len());
         open.buf.truncate(keep);
         let seg_start = open.commit_off.min(keep);
-        let lp = match log_probs(&self.model, &open.buf[seg_start..]) {
+        let lp = match self.model.ensemble_log_probs(&open.buf[seg_start..], &self.opts.final_warps)
+        {
             Ok(lp) => lp,
             Err(e) => {
                 out.push(RecognizerEvent::Error(format!("final decoding: {e}")));
@@ -404,7 +412,7 @@ impl Recognizer {
 
     /// Carried audio whose utterance did not go on: decoded on its own.
     fn final_of_carry(&mut self, c: Carry, t0: Instant, out: &mut Vec<RecognizerEvent>) {
-        let lp = match log_probs(&self.model, &c.samples) {
+        let lp = match self.model.ensemble_log_probs(&c.samples, &self.opts.final_warps) {
             Ok(lp) => lp,
             Err(e) => {
                 out.push(RecognizerEvent::Error(format!("final decoding: {e}")));
