@@ -9,10 +9,10 @@
 //! ```
 //!
 //! `lm` is relative to the directory; `warps` (optional) makes file decoding average the network
-//! over frequency-warped views ([`crate::model::Model::ensemble_log_probs`]; live decoding stays
-//! at one pass). Whoever loads the model (CLI, live recognizer, GUI) uses these as the defaults,
-//! so a shipped model decodes with its tuned language model out of the box; explicit options
-//! override them.
+//! over frequency-warped views ([`crate::model::Model::ensemble_log_probs`]; live finals do the
+//! same, live partials stay at one pass). Whoever loads the model (CLI, live recognizer, GUI)
+//! uses these as the defaults, so a shipped model decodes with its tuned language model out of
+//! the box; explicit options override them.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
