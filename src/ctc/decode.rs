@@ -211,7 +211,8 @@ impl Trie {
             } else {
                 let ch = ctx.alphabet.char_of(c as usize)?;
                 lex = lx.child(parent.lex, ch)?;
-                look = ctx.opts.lm_weight * lx.lookahead(lex);
+                // (≤ 0 and never above the parent's, which the pruning below relies on)
+                look = ctx.opts.lm_weight.max(0.0) * lx.lookahead(lex);
             }
         }
         let (mut lm_state, mut bonus) = (parent.lm_state, parent.bonus);
@@ -331,10 +332,9 @@ pub fn prefix_beam_search(
             }
         }
         // A prefix outside the beam has one parent, so its next score is exactly the one extension
-        // below (plus its LM bonus and look-ahead, at most the parent's unless the label is a space).
-        // If `beam_width`
-        // beam prefixes already score at least `threshold`, a lower extension cannot survive:
-        // skipping it changes no result and saves most trie nodes.
+        // below plus its LM bonus and look-ahead (at most the parent's, unless the label is a
+        // space). If `beam_width` beam prefixes already score at least `threshold`, a lower
+        // extension cannot survive: skipping it changes no result and saves most trie nodes.
         let threshold = if beam.len() >= beam_width {
             beam.iter().map(|&n| score_next(&trie.nodes[n as usize])).fold(f32::INFINITY, f32::min)
         } else {
