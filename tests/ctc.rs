@@ -351,11 +351,10 @@ ngram 1=5
 \\end\\
 ";
 
-#[test]
-fn the_language_model_changes_the_winner() {
-    let a = Alphabet::default();
-    let lp = frames(
-        &a,
+/// "h", then "a" (0.55) or "o" (0.44), then "t": acoustically "hat" by a little.
+fn hat_or_hot(a: &Alphabet) -> Array2<f32> {
+    frames(
+        a,
         &[
             &[('h', 0.95)],
             &[('_', 0.9)],
@@ -363,7 +362,13 @@ fn the_language_model_changes_the_winner() {
             &[('_', 0.9)],
             &[('t', 0.95)],
         ],
-    );
+    )
+}
+
+#[test]
+fn the_language_model_changes_the_winner() {
+    let a = Alphabet::default();
+    let lp = hat_or_hot(&a);
     let plain = prefix_beam_search(lp.view(), &a, 0.03, &no_lm(8), None);
     assert_eq!(plain[0].text, "hat");
     let lm: ArpaLm = HAT_HOT_ARPA.parse().unwrap();
@@ -385,16 +390,7 @@ fn the_language_model_changes_the_winner() {
 #[test]
 fn lm_look_ahead_keeps_the_likely_word_in_a_narrow_beam() {
     let a = Alphabet::default();
-    let lp = frames(
-        &a,
-        &[
-            &[('h', 0.95)],
-            &[('_', 0.9)],
-            &[('a', 0.55), ('o', 0.44)],
-            &[('_', 0.9)],
-            &[('t', 0.95)],
-        ],
-    );
+    let lp = hat_or_hot(&a);
     let lm: ArpaLm = HAT_HOT_ARPA.parse().unwrap();
     let lex = lm.lexicon().unwrap();
     let node = |w: &str| w.chars().try_fold(0, |n, c| lex.child(n, c)).unwrap();
@@ -450,16 +446,7 @@ fn hot_words_change_the_winner() {
     use std::path::Path;
     use std::sync::Arc;
     let a = Alphabet::default();
-    let lp = frames(
-        &a,
-        &[
-            &[('h', 0.95)],
-            &[('_', 0.9)],
-            &[('a', 0.55), ('o', 0.44)],
-            &[('_', 0.9)],
-            &[('t', 0.95)],
-        ],
-    );
+    let lp = hat_or_hot(&a);
     let hot = |words: &[&str], boost| {
         HotWords::new(words.iter().copied(), &a, boost, Path::new("hot.txt")).unwrap()
     };
