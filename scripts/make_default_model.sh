@@ -16,8 +16,6 @@
 #      (seed 5) and 2 on all three (47 h) at 2e-4, because by then the 256-unit model no longer
 #      fit even its training utterances better (training CER ≈ validation CER ≈ 21 %); then 1
 #      epoch on all four corpora (a fourth, seed 6: 66 h) and 1 on a fifth (seed 7, 18 h) at 2e-4;
-#      then anneals: 1 epoch on a sixth corpus (seed 9) at 6e-5 and 1 on a seventh (seed 10) at
-#      3e-5;
 #   5. builds the word trigram LM from the training sentences, tunes its weight on a development
 #      set (training voices, held-out sentences the test set does not use) with the warp ensemble
 #      0.9/1/1.1 that file decoding uses, and installs model + LM + decoder.json into
@@ -26,7 +24,7 @@
 #      with one pass and with the warp ensemble).
 #
 # Usage: scripts/make_default_model.sh [WORK_DIR]      (default WORK_DIR: ../hark-corpus)
-# Environment: NUM_TRAIN (12000 utterances ≈ 11 h), NUM_TRAIN2 … NUM_TRAIN7 (20000 ≈ 18 h each), EPOCHS (40), BIG_EPOCHS (4), WIDE_EPOCHS (2), JOBS (CPU count).
+# Environment: NUM_TRAIN (12000 utterances ≈ 11 h), NUM_TRAIN2 … NUM_TRAIN5 (20000 ≈ 18 h each), EPOCHS (40), BIG_EPOCHS (4), WIDE_EPOCHS (2), JOBS (CPU count).
 # The corpus takes about 1 CPU-minute per hour of audio; training takes most of the time.
 set -euo pipefail
 
@@ -39,8 +37,6 @@ NUM_TRAIN2="${NUM_TRAIN2:-20000}"
 NUM_TRAIN3="${NUM_TRAIN3:-20000}"
 NUM_TRAIN4="${NUM_TRAIN4:-20000}"
 NUM_TRAIN5="${NUM_TRAIN5:-20000}"
-NUM_TRAIN6="${NUM_TRAIN6:-20000}"
-NUM_TRAIN7="${NUM_TRAIN7:-20000}"
 WIDE_EPOCHS="${WIDE_EPOCHS:-2}"
 BIG_EPOCHS="${BIG_EPOCHS:-4}"
 JOBS="${JOBS:-$(nproc)}"
@@ -85,8 +81,6 @@ corpus train2 "$NUM_TRAIN2" 4 --prefix b
 corpus train3 "$NUM_TRAIN3" 5 --prefix c
 corpus train4 "$NUM_TRAIN4" 6 --prefix d
 corpus train5 "$NUM_TRAIN5" 7 --prefix e
-corpus train6 "$NUM_TRAIN6" 9 --prefix f
-corpus train7 "$NUM_TRAIN7" 10 --prefix g
 # The training corpora in one folder (hark train walks sub-folders): the first two, three, four.
 mkdir -p big && ln -sfn ../train big/a && ln -sfn ../train2 big/b
 mkdir -p big3 && ln -sfn ../train big3/a && ln -sfn ../train2 big3/b && ln -sfn ../train3 big3/c
@@ -157,11 +151,6 @@ WIDE3="$WORK/wide3"
 stage "$WORK/big4" "$WIDE3" --init "$WIDE2" --lr 2e-4 --warmup 20 --epochs 1
 WIDE4="$WORK/wide4"
 stage "$WORK/train5" "$WIDE4" --init "$WIDE3" --lr 2e-4 --warmup 20 --epochs 1
-# Annealing on fresh data: each epoch chosen over the last by the development set.
-WIDE5="$WORK/wide5"
-stage "$WORK/train6" "$WIDE5" --init "$WIDE4" --lr 6e-5 --warmup 20 --epochs 1
-WIDE6="$WORK/wide6"
-stage "$WORK/train7" "$WIDE6" --init "$WIDE5" --lr 3e-5 --warmup 20 --epochs 1
 
 # Language model from the training sentences only (held-out sentences stay unseen).
 cut -f2 "$WORK/prompts.tsv" > "$WORK/lm-text.txt"
@@ -171,7 +160,7 @@ cut -f2 "$WORK/prompts.tsv" > "$WORK/lm-text.txt"
 
 DEST="$ROOT/models/default"
 mkdir -p "$DEST"
-cp "$WIDE6/model.json" "$WIDE6/model.safetensors" "$DEST/"
+cp "$WIDE4/model.json" "$WIDE4/model.safetensors" "$DEST/"
 # File decoding averages the network over three filterbank warps (decoder.json "warps"); the
 # LM weight and bonus are tuned with them.
 "$HARK" lm tune "$WORK/dev" --model "$DEST" --lm "$WORK/lm.arpa" --beam 128 --warps 0.9,1,1.1 \
@@ -182,5 +171,5 @@ E=("$HARK" eval "$WORK/test-heldout" --model "$DEST")
 "${E[@]}" --beam 1 --no-lm --json "$WORK/eval-greedy-warps.json"
 "${E[@]}" --warps 1 --json "$WORK/eval-lm-1pass.json"
 "${E[@]}" --json "$WORK/eval-lm.json"
-python3 "$ROOT/scripts/model_card.py" "$RUN,$ANNEAL,$BIG,$BIG2,$WIDE1,$WIDE2,$WIDE3,$WIDE4,$WIDE5,$WIDE6" "$DEST" \
+python3 "$ROOT/scripts/model_card.py" "$RUN,$ANNEAL,$BIG,$BIG2,$WIDE1,$WIDE2,$WIDE3,$WIDE4" "$DEST" \
     "$WORK/eval-greedy.json" "$WORK/eval-greedy-warps.json" "$WORK/eval-lm-1pass.json" "$WORK/eval-lm.json"
