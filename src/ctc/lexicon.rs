@@ -62,12 +62,14 @@ impl Lexicon {
         self.insert_scored(word, 0.0);
     }
 
-    /// Adds a word with a look-ahead `score` (≤ 0, e.g. its unigram ln-probability): every
-    /// prefix of it then looks ahead at least that well.
+    /// Adds a word with a look-ahead `score` (e.g. its unigram ln-probability; above 0 counts as
+    /// 0, so no prefix looks ahead better than the root, which the search's pruning relies on):
+    /// every prefix of it then looks ahead at least that well.
     pub fn insert_scored(&mut self, word: &str, score: f32) {
         if word.is_empty() {
             return;
         }
+        let score = score.min(0.0);
         let mut n = ROOT;
         for c in word.chars() {
             n = match self.child(n, c) {
@@ -172,6 +174,10 @@ mod tests {
         assert_eq!(look(&lex, "car"), -1.0);
         assert_eq!(look(&lex, "cart"), -3.0);
         assert_eq!(look(&lex, "do"), -4.0);
+        // A score above 0 (a malformed LM) counts as 0.
+        let mut odd = Lexicon::new();
+        odd.insert_scored("ox", 2.0);
+        assert_eq!(odd.lookahead(walk(&odd, "o")), 0.0);
         // An unscored word (a hot word) lifts its prefixes to 0.
         lex.insert("cartwheel");
         assert_eq!(look(&lex, "cart"), 0.0);
