@@ -13,7 +13,7 @@ use crate::audio::read_mono_16k;
 use crate::ctc::lm::LanguageModel;
 use crate::ctc::{Alphabet, ArpaLm, BeamOptions, LmBuilder, greedy, prefix_beam_search};
 use crate::model::Model;
-use crate::runtime::decoder::{DecoderConfig, check_warps};
+use crate::runtime::decoder::DecoderConfig;
 use crate::train::data::scan_dataset;
 use crate::train::metrics::{char_edits, word_edits};
 use crate::util::write_atomic;
@@ -70,10 +70,8 @@ pub struct TuneArgs {
     /// Beam width.
     #[arg(long, default_value_t = 16)]
     pub beam: usize,
-    /// Frequency warps whose network outputs are averaged (as `hark transcribe --warps`; saved
-    /// with --save). Default: the model's decoder.json.
-    #[arg(long, value_name = "W,W,..", value_delimiter = ',')]
-    pub warps: Option<Vec<f64>>,
+    #[command(flatten)]
+    pub warps: crate::cli::transcribe_cmds::WarpsArg,
     /// Use at most this many utterances (evenly spread), to keep the search quick.
     #[arg(long, default_value_t = 400)]
     pub max_utterances: usize,
@@ -154,8 +152,7 @@ fn tune(args: &TuneArgs) -> Result<()> {
             return Err(Error::Options(format!("{name} must be a list of finite numbers")));
         }
     }
-    let warps = args.warps.clone().unwrap_or(cfg.warps);
-    check_warps(&warps).map_err(|e| Error::Options(format!("--warps: {e}")))?;
+    let warps = args.warps.or(cfg.warps)?;
     let lm = ArpaLm::from_file(&lm_path)?;
     let alphabet = model.config.alphabet.clone();
     let ds = scan_dataset(&args.data, &alphabet, model.config.output_frames_per_second())?;

@@ -76,23 +76,33 @@ pub struct DecoderArgs {
     pub lm: LmArgs,
 }
 
-/// `--warps` (transcribe, eval, listen).
+/// `--warps` (transcribe, eval, listen, lm tune).
 #[derive(Debug, Clone, Args)]
 pub struct WarpsArg {
     /// Average the network over these frequency warps of the filterbank (e.g. 0.9,1,1.1; each
     /// in 0.8-1.2, one pass per warp); `--warps 1` = one unwarped pass. Default: the model's
-    /// decoder.json. (`listen`: for each final; partials take one pass.)
+    /// decoder.json. (`listen`: for each final, partials take one pass; `lm tune`: tunes with
+    /// them and saves them with --save.)
     #[arg(long, value_name = "W,W,..", value_delimiter = ',')]
     pub warps: Option<Vec<f64>>,
 }
 
 impl WarpsArg {
+    /// The given warps (checked), else `model_warps` (the model's decoder.json, checked when it
+    /// was read).
+    pub fn or(&self, model_warps: Vec<f64>) -> Result<Vec<f64>> {
+        match &self.warps {
+            Some(warps) => {
+                check_warps(warps).map_err(|e| Error::Options(format!("--warps: {e}")))?;
+                Ok(warps.clone())
+            }
+            None => Ok(model_warps),
+        }
+    }
+
     /// Puts the given warps (checked) into `setup`; without `--warps` it keeps the model's.
     pub fn apply(&self, setup: &mut DecoderSetup) -> Result<()> {
-        if let Some(warps) = &self.warps {
-            check_warps(warps).map_err(|e| Error::Options(format!("--warps: {e}")))?;
-            setup.warps = warps.clone();
-        }
+        setup.warps = self.or(std::mem::take(&mut setup.warps))?;
         Ok(())
     }
 }
