@@ -279,6 +279,56 @@ fn long_speech_commits_text_and_forced_splits_lose_no_audio() {
     assert!(cer < 0.35, "CER {cer}: live {live:?} vs offline {reference:?}");
 }
 
+/// Committed text is decoded as a final is: with an LM, every word of a long utterance's final
+/// (committed parts included) is a word the LM knows, where greedy commits of this random model
+/// spell non-words.
+#[test]
+fn committed_text_with_an_lm_holds_only_lm_words() {
+    use hark::ctc::{ArpaLm, LanguageModel};
+    let words = ["a", "i", "the", "to", "in", "it", "on", "at", "so", "no", "he", "we", "us"];
+    let mut arpa = format!(
+        "\\data\\\nngram 1={}\n\n\\1-grams:\n-1.5\t<unk>\n-99\t<s>\n-1.0\t</s>\n",
+        words.len() + 3
+    );
+    for w in words {
+        arpa.push_str(&format!("-1.2\t{w}\n"));
+    }
+    arpa.push_str("\n\\end\\\n");
+    let lm: Arc<dyn LanguageModel> = Arc::new(arpa.parse::<ArpaLm>().unwrap());
+    let model = Arc::new(tiny_model());
+    let opts = RecognizerOptions {
+        partial_window_ms: 2000,
+        endpoint: EndpointOptions { max_utterance_ms: 8000, ..Default::default() },
+        beam: BeamOptions { lm_weight: 0.5, word_bonus: 0.0, ..Default::default() },
+        ..Default::default()
+    };
+    let mut x = noise(secs(10.0), -60.0, 11);
+    add_burst(&mut x, secs(1.0), secs(7.0), 240.0, 12);
+    let mut rec = Recognizer::new(model.clone(), Some(lm), opts).unwrap();
+    let (mut events, mut longest) = (Vec::new(), 0);
+    for c in x.chunks(160) {
+        events.extend(rec.push(c));
+        if let Some(p) = rec.refresh_partial() {
+            events.push(p);
+        }
+        longest = longest.max(rec.uncommitted_samples());
+    }
+    events.extend(rec.finish());
+    // The utterance (7 s of speech) was committed in parts: no refresh decoded all of it.
+    assert!(longest < secs(4.0), "uncommitted {longest}");
+    let f = finals(&events.into_iter().map(|e| (0, e)).collect::<Vec<_>>());
+    assert_eq!(f.len(), 1, "{f:?}");
+    let text = &f[0].0;
+    assert!(text.split_whitespace().count() >= 3, "{text:?}");
+    for w in text.split_whitespace() {
+        assert!(words.contains(&w), "{w:?} in {text:?} is not an LM word");
+    }
+    // Without the LM the same commits are spelled freely (so the check above can fail).
+    let lp = model.log_probs(model.features(&x).unwrap().view()).unwrap();
+    let free = greedy(lp.view(), &model.config.alphabet, model.frame_duration_s());
+    assert!(free.text.split_whitespace().any(|w| !words.contains(&w)), "{:?}", free.text);
+}
+
 #[test]
 fn stop_finalizes_the_open_utterance_and_notifies_each_event() {
     let model = Arc::new(tiny_model());

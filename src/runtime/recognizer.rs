@@ -19,9 +19,11 @@
 //! `log_probs` → decoder) on the same samples.
 //!
 //! Bounded cost: when the uncommitted audio exceeds `partial_window_ms`, the text before a pause
-//! in the first part of it is *committed* (frozen, greedy): the cut is the middle of the longest
-//! run of blank-winning frames whose middle lies in the middle half of the segment, so it falls
-//! between words, where the right context the bidirectional net lacks afterwards matters least.
+//! in the first part of it is *committed*: frozen, and decoded as a final is (beam and LM, one
+//! network pass), so with an LM it holds only words the LM knows. The cut is the middle of the
+//! longest run of blank-winning frames whose middle lies in the middle half of the segment, so it
+//! falls between words, where the right context the bidirectional net lacks afterwards matters
+//! least.
 //! Later refreshes and the final decode only the audio after the cut. An utterance shorter than
 //! the window is never committed, and its final equals the offline decode exactly.
 //!
@@ -144,7 +146,7 @@ struct Open {
     /// Start of the uncommitted audio in `buf`.
     commit_off: usize,
     committed: Chars,
-    /// Greedy ln-probability and frame count of the committed part (for the final confidence).
+    /// Acoustic ln-probability and frame count of the committed part (for the final confidence).
     committed_lp: f32,
     committed_frames: usize,
     /// Samples appended since the last refresh.
@@ -277,7 +279,8 @@ impl Recognizer {
         let t0 = Instant::now();
         open.since_refresh = 0;
         let seg = &open.buf[open.commit_off..];
-        let lp = match log_probs(&self.model, seg) {
+        let (model, lm, beam) = (&self.model, self.lm.as_deref(), &self.opts.beam);
+        let lp = match log_probs(model, seg) {
             Ok(lp) => lp,
             Err(e) => return Some(RecognizerEvent::Error(format!("partial decoding: {e}"))),
         };
@@ -288,8 +291,13 @@ impl Recognizer {
         if seg.len() > window && lp.nrows() >= 4 {
             let t = lp.nrows();
             let cut = longest_blank_run(&lp, t / 4, 3 * t / 4).unwrap_or(t / 2).max(1);
-            let head = greedy(lp.slice(s![..cut, ..]), alphabet, fd);
+            // Committed text is final text: it is decoded as the final is (beam, LM), so with an
+            // LM it holds only words the LM knows; the LM's next word starts after the cut.
+            let head = beam_decode(model, lm, beam, lp.slice(s![..cut, ..]));
             open.committed.extend(chars_of(&head, seg_t0));
+            if lm.is_some() {
+                open.committed.push((' ', seg_t0 + cut as f32 * fd, 1.0));
+            }
             open.committed_lp += head.log_prob;
             open.committed_frames += cut;
             open.commit_off += cut * self.frame_samples;
@@ -429,14 +437,23 @@ impl Recognizer {
     }
 
     fn beam(&self, lp: ndarray::ArrayView2<f32>) -> Hypothesis {
-        let fd = self.model.frame_duration_s();
-        let alphabet = &self.model.config.alphabet;
-        let lm = self.lm.as_deref();
-        prefix_beam_search(lp, alphabet, fd, &self.opts.beam, lm)
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| greedy(lp.slice(s![..0, ..]), alphabet, fd))
+        beam_decode(&self.model, self.lm.as_deref(), &self.opts.beam, lp)
     }
+}
+
+/// The best labeling of a prefix beam search (with the LM, if any) over `lp`.
+fn beam_decode(
+    model: &Model,
+    lm: Option<&dyn LanguageModel>,
+    beam: &BeamOptions,
+    lp: ndarray::ArrayView2<f32>,
+) -> Hypothesis {
+    let fd = model.frame_duration_s();
+    let alphabet = &model.config.alphabet;
+    prefix_beam_search(lp, alphabet, fd, beam, lm)
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| greedy(lp.slice(s![..0, ..]), alphabet, fd))
 }
 
 /// `(T, V)` log-probabilities of a segment, exactly as the offline path computes them.
