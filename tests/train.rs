@@ -164,6 +164,14 @@ fn stopped_and_resumed_run_equals_uninterrupted_run() {
     let after = Model::load(&c.path().join("last")).unwrap().config.training;
     assert_eq!(after.epochs, 4, "{after:?}");
     assert!(after.steps > before.steps && after.seconds > before.seconds, "{after:?}");
+    // ... and lists the run it started from, so the data of every stage stays on record.
+    assert!(before.earlier_stages.is_empty(), "{before:?}");
+    let stages = after.stages_so_far();
+    assert_eq!(stages.len(), 2, "{after:?}");
+    assert_eq!(stages[0].dataset, before.dataset);
+    assert_eq!(stages[0].train_utterances, before.train_utterances);
+    assert_eq!((stages[0].train_hours, stages[0].epochs), (before.train_hours, 3));
+    assert_eq!((stages[1].dataset.as_str(), stages[1].epochs), (after.dataset.as_str(), 1));
 
     // Fine-tuning it widened to 20 units: the run trains and saves the wider model, with the
     // record of the narrow one (what widening computes is checked in `model::widen`).

@@ -109,17 +109,7 @@ impl ModelsTab {
                     format!("{} labels + blank: {:?}", c.alphabet.num_labels() - 1, chars),
                 );
                 let t = &c.training;
-                row(
-                    "Trained on",
-                    if t.dataset.is_empty() {
-                        "(not recorded)".into()
-                    } else {
-                        format!(
-                            "{}: {} utterances, {:.2} h",
-                            t.dataset, t.train_utterances, t.train_hours
-                        )
-                    },
-                );
+                row("Trained on", trained_on(t));
                 row(
                     "Training",
                     format!("{} epochs, {} steps, {}", t.epochs, t.steps, worker::eta(t.seconds)),
@@ -139,5 +129,57 @@ impl ModelsTab {
         if let Some(e) = &shared.model.decoder_error {
             ui.colored_label(ui.visuals().error_fg_color, e);
         }
+    }
+}
+
+/// The "Trained on" cell: the data of each training run, oldest first (one line per run).
+fn trained_on(t: &crate::model::TrainingInfo) -> String {
+    let stages = t.stages_so_far();
+    if stages.is_empty() {
+        return "(not recorded)".into();
+    }
+    let line = |s: &crate::model::TrainingStage| {
+        let epochs = if s.epochs == 1 { "1 epoch".into() } else { format!("{} epochs", s.epochs) };
+        format!(
+            "{}: {} utterances, {:.2} h, {epochs}",
+            s.dataset, s.train_utterances, s.train_hours
+        )
+    };
+    if stages.len() == 1 {
+        return line(&stages[0]);
+    }
+    stages
+        .iter()
+        .enumerate()
+        .map(|(i, s)| format!("{}. {}", i + 1, line(s)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trained_on;
+    use crate::model::{TrainingInfo, TrainingStage};
+
+    #[test]
+    fn trained_on_lists_every_run_oldest_first() {
+        let mut t = TrainingInfo::default();
+        assert_eq!(trained_on(&t), "(not recorded)");
+        t.dataset = "b".into();
+        t.train_utterances = 20;
+        t.train_hours = 2.0;
+        t.epochs = 5;
+        assert_eq!(trained_on(&t), "b: 20 utterances, 2.00 h, 5 epochs");
+        let first = TrainingStage {
+            dataset: "a".into(),
+            train_utterances: 10,
+            train_hours: 1.5,
+            epochs: 4,
+        };
+        t.earlier_stages = vec![first];
+        assert_eq!(
+            trained_on(&t),
+            "1. a: 10 utterances, 1.50 h, 4 epochs\n2. b: 20 utterances, 2.00 h, 1 epoch"
+        );
     }
 }

@@ -30,7 +30,10 @@ pub struct ModelConfig {
     pub training: TrainingInfo,
 }
 
-/// Training metadata recorded in the model file.
+/// Training metadata recorded in the model file. `dataset`, `train_utterances` and `train_hours`
+/// describe the last training run; `epochs`, `steps` and `seconds` count every run since random
+/// weights, and `earlier_stages` lists the runs before the last one (a fine-tuned model's
+/// history), oldest first.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TrainingInfo {
@@ -38,6 +41,9 @@ pub struct TrainingInfo {
     pub dataset: String,
     pub train_utterances: usize,
     pub train_hours: f64,
+    /// The runs this one fine-tuned, oldest first (empty for a model trained in one run).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub earlier_stages: Vec<TrainingStage>,
     pub epochs: u64,
     pub steps: u64,
     /// Wall-clock seconds spent training.
@@ -49,6 +55,35 @@ pub struct TrainingInfo {
     /// Seconds since the Unix epoch when these weights were saved.
     pub saved_unix_s: u64,
     pub hark_version: String,
+}
+
+/// One earlier training run of a fine-tuned model.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TrainingStage {
+    pub dataset: String,
+    pub train_utterances: usize,
+    pub train_hours: f64,
+    /// Epochs of this run alone.
+    pub epochs: u64,
+}
+
+impl TrainingInfo {
+    /// The history a run that fine-tunes a model with this record starts from: its earlier
+    /// stages and its own last run (none for an empty record).
+    pub fn stages_so_far(&self) -> Vec<TrainingStage> {
+        let mut stages = self.earlier_stages.clone();
+        if !self.dataset.is_empty() {
+            let before: u64 = stages.iter().map(|s| s.epochs).sum();
+            stages.push(TrainingStage {
+                dataset: self.dataset.clone(),
+                train_utterances: self.train_utterances,
+                train_hours: self.train_hours,
+                epochs: self.epochs.saturating_sub(before),
+            });
+        }
+        stages
+    }
 }
 
 impl ModelConfig {

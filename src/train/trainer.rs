@@ -904,6 +904,7 @@ impl Run<'_> {
             dataset: job.data.display().to_string(),
             train_utterances: train.len(),
             train_hours: train.iter().map(|u| u.duration_s).sum::<f64>() / 3600.0,
+            earlier_stages: prior.stages_so_far(),
             epochs: prior.epochs + state.epoch,
             steps: prior.steps + state.step,
             seconds: prior.seconds + state.seconds,
