@@ -522,3 +522,65 @@ fn cli_warp_ensemble_from_flag_or_decoder_json() {
     assert_eq!((code, out.as_str()), (2, ""));
     assert!(err.contains("--warps") && err.contains("1.5"), "{err}");
 }
+
+/// `hark lm tune` scores the grid over labeled data, and `--save` writes the best setting with a
+/// copy of the LM into the model's decoder.json, which `hark eval` then decodes with to the same
+/// WER. Bad lists and warps are exit-2 errors that leave the model directory untouched.
+#[test]
+fn cli_lm_tune_saves_the_best_setting_that_eval_reproduces() {
+    let f = fixture();
+    let data = f.dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::copy(&f.good, data.join("two.wav")).unwrap();
+    std::fs::write(data.join("two.txt"), "a a\n").unwrap();
+    std::fs::copy(&f.one, data.join("one.wav")).unwrap();
+    std::fs::write(data.join("one.txt"), "a b\n").unwrap();
+    // The model's directory (model.json) is the fixture's; the LM comes from elsewhere.
+    let mdir = f.dir.path();
+    std::fs::create_dir(mdir.join("lms")).unwrap();
+    let lm = mdir.join("lms/tiny.arpa");
+    std::fs::write(
+        &lm,
+        "\\data\\\nngram 1=5\n\n\\1-grams:\n-2.0\t<unk>\n-99\t<s>\n-0.5\t</s>\n-0.3\ta\n-1.0\ti\n\n\\end\\\n",
+    )
+    .unwrap();
+    let tune = |extra: &[&str]| {
+        let base = ["lm", "tune", s(&data), "--model", s(mdir), "--lm", s(&lm), "--beam", "4"];
+        hark(&[&base[..], extra].concat())
+    };
+    let decoder = mdir.join("decoder.json");
+    for (bad, names) in [
+        (&["--warps", "0.9,1.5"][..], ["--warps", "1.5"]),
+        (&["--weights", "0.5,nan"][..], ["--weights", "finite"]),
+    ] {
+        let (code, _, err) = tune(&[bad, &["--save"]].concat());
+        assert_eq!(code, 2, "{err}");
+        assert!(names.iter().all(|n| err.contains(n)), "{err}");
+        assert!(!decoder.exists() && !mdir.join("tiny.arpa").exists());
+    }
+    let (code, out, err) = tune(&["--weights", "0.5,1", "--bonuses", "0,2", "--save"]);
+    assert_eq!(code, 0, "{err}");
+    // Greedy glues the two bursts' letters into "aa"; the LM search keeps a word it knows ("a"),
+    // the same at every grid point, so the first is kept.
+    assert!(out.starts_with("2 utterances; greedy, no LM: WER 75.00%  CER 50.00%"), "{out}");
+    let rows: Vec<&str> = out.lines().filter(|l| l.trim_start().starts_with(['0', '1'])).collect();
+    assert_eq!(rows.len(), 4, "{out}");
+    let best = out.lines().find(|l| l.starts_with("best: ")).expect(&out);
+    assert_eq!(best, "best: --lm-weight 0.5 --word-bonus 0: WER 50.00%  CER 66.67%", "{out}");
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&decoder).unwrap()).unwrap();
+    assert_eq!(saved["lm"], "tiny.arpa");
+    assert_eq!((saved["lm_weight"].as_f64(), saved["word_bonus"].as_f64()), (Some(0.5), Some(0.0)));
+    assert_eq!(saved["beam"], 4);
+    assert_eq!(std::fs::read(mdir.join("tiny.arpa")).unwrap(), std::fs::read(&lm).unwrap());
+    // `hark eval` with the saved decoder.json (its LM, weight, bonus and beam) gets that WER.
+    let json = f.dir.path().join("eval.json");
+    let (code, _, err) = hark(&["eval", s(&data), "--model", s(mdir), "--json", s(&json)]);
+    assert_eq!(code, 0, "{err}");
+    let ev: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(ev["lm"].as_str().map(|p| p.ends_with("tiny.arpa")), Some(true), "{ev}");
+    assert_eq!(ev["beam"], 4);
+    assert_eq!((ev["wer"].as_f64(), ev["words"]["errors"].as_u64()), (Some(0.5), Some(2)), "{ev}");
+    assert_eq!(ev["chars"]["errors"].as_u64(), Some(4), "{ev}");
+}
