@@ -240,6 +240,21 @@ fn silence_and_steady_noise_give_no_events() {
     assert!(events.is_empty(), "{:?}", &events[..events.len().min(3)]);
 }
 
+/// Streams `x` in 10 ms chunks, refreshing partials as the app does, then finishes; returns the
+/// finals and the most uncommitted audio any refresh saw.
+fn stream_with_partials(rec: &mut Recognizer, x: &[f32]) -> (Vec<(String, usize, usize)>, usize) {
+    let (mut events, mut longest) = (Vec::new(), 0);
+    for c in x.chunks(160) {
+        events.extend(rec.push(c).into_iter().map(|e| (0, e)));
+        if let Some(p) = rec.refresh_partial() {
+            events.push((0, p));
+        }
+        longest = longest.max(rec.uncommitted_samples());
+    }
+    events.extend(rec.finish().into_iter().map(|e| (0, e)));
+    (finals(&events), longest)
+}
+
 #[test]
 fn long_speech_commits_text_and_forced_splits_lose_no_audio() {
     let model = Arc::new(tiny_model());
@@ -251,19 +266,9 @@ fn long_speech_commits_text_and_forced_splits_lose_no_audio() {
     let mut x = noise(secs(16.0), -60.0, 5);
     add_burst(&mut x, secs(1.0), secs(13.0), 250.0, 6);
     let mut rec = Recognizer::new(model.clone(), None, opts.clone()).unwrap();
-    let mut events = Vec::new();
-    let mut longest = 0;
-    for c in x.chunks(160) {
-        events.extend(rec.push(c));
-        if let Some(p) = rec.refresh_partial() {
-            events.push(p);
-        }
-        longest = longest.max(rec.uncommitted_samples());
-    }
-    events.extend(rec.finish());
+    let (f, longest) = stream_with_partials(&mut rec, &x);
     // Each refresh decoded at most the window plus what arrived since the last commit.
     assert!(longest <= secs(2.0 + 0.25 + 0.01) + secs(0.4), "uncommitted {longest}");
-    let f = finals(&events.into_iter().map(|e| (0, e)).collect::<Vec<_>>());
     assert!(f.len() >= 3, "{f:?}");
     // Forced splits hand over at a pause the decoder found: each final starts where the
     // previous ended, so no audio is lost or decoded twice.
@@ -305,18 +310,9 @@ fn committed_text_with_an_lm_holds_only_lm_words() {
     let mut x = noise(secs(10.0), -60.0, 11);
     add_burst(&mut x, secs(1.0), secs(7.0), 240.0, 12);
     let mut rec = Recognizer::new(model.clone(), Some(lm), opts).unwrap();
-    let (mut events, mut longest) = (Vec::new(), 0);
-    for c in x.chunks(160) {
-        events.extend(rec.push(c));
-        if let Some(p) = rec.refresh_partial() {
-            events.push(p);
-        }
-        longest = longest.max(rec.uncommitted_samples());
-    }
-    events.extend(rec.finish());
+    let (f, longest) = stream_with_partials(&mut rec, &x);
     // The utterance (7 s of speech) was committed in parts: no refresh decoded all of it.
     assert!(longest < secs(4.0), "uncommitted {longest}");
-    let f = finals(&events.into_iter().map(|e| (0, e)).collect::<Vec<_>>());
     assert_eq!(f.len(), 1, "{f:?}");
     let text = &f[0].0;
     assert!(text.split_whitespace().count() >= 3, "{text:?}");
