@@ -183,6 +183,9 @@ fn train_tab_reports_the_data_trains_with_live_curves_and_stops() {
     wait_for(&mut h, 30.0, "the run to stop", |h| !h.state().train.is_running());
     h.step();
     assert!(shows(&h, "Status: Run stopped"), "{:?}", texts(&h, "Status"));
+    // The bar says where the run ended, not a stale ETA.
+    let bar = texts(&h, "Step ");
+    assert!(bar.iter().any(|b| b.ends_with("· stopped") && !b.contains("ETA")), "{bar:?}");
     assert!(tmp.path().join("run").join("checkpoint.safetensors").is_file());
     // A stopped run can be resumed from the same folder.
     assert!(shows(&h, "Resume saved run"));

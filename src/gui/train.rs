@@ -128,6 +128,9 @@ pub struct Progress {
     pub audio_per_s: f64,
     pub preparing: Option<(usize, usize)>,
     pub paused: bool,
+    /// How the run ended ("finished", "stopped early", "stopped", "failed"); `None` while it runs.
+    /// The bar then shows where it ended instead of an ETA.
+    pub ended: Option<&'static str>,
 }
 
 impl Progress {
@@ -461,6 +464,7 @@ impl TrainTab {
             }
             TrainEvent::Error { message, input_error } => {
                 self.status = "Failed".into();
+                self.progress.ended = Some("failed");
                 self.error = Some(if input_error {
                     format!("Training could not start: {message}")
                 } else {
@@ -474,6 +478,11 @@ impl TrainTab {
                     FinishReason::EarlyStopped => "stopped early (validation stopped improving)",
                     FinishReason::Stopped => "stopped (checkpoint saved; Resume continues it)",
                 };
+                self.progress.ended = Some(match reason {
+                    FinishReason::Completed => "finished",
+                    FinishReason::EarlyStopped => "stopped early",
+                    FinishReason::Stopped => "stopped",
+                });
                 self.status = format!(
                     "Run {why}{}",
                     best_cer.map(|c| format!(", best validation CER {c:.1} %")).unwrap_or_default()
@@ -664,14 +673,14 @@ impl TrainTab {
             );
         } else if p.steps_per_epoch > 0 {
             let total = p.steps_per_epoch as u64 * p.epochs;
-            ui.add(egui::ProgressBar::new(p.fraction()).show_percentage().text(format!(
-                "Step {} / {total} · epoch {} / {} · ETA {} · {:.1}× real time",
-                p.step,
-                p.epoch + 1,
-                p.epochs,
-                worker::eta(p.eta_s),
-                p.audio_per_s
-            )));
+            let at = format!("Step {} / {total} · epoch {} / {}", p.step, p.epoch + 1, p.epochs);
+            let text = match p.ended {
+                Some(how) => format!("{at} · {how}"),
+                None => {
+                    format!("{at} · ETA {} · {:.1}× real time", worker::eta(p.eta_s), p.audio_per_s)
+                }
+            };
+            ui.add(egui::ProgressBar::new(p.fraction()).show_percentage().text(text));
         }
     }
 
