@@ -150,7 +150,8 @@ stage "$WORK/big3" "$WIDE2" --init "$WIDE1" --lr 2e-4 --warmup 20 --epochs "$WID
 WIDE3="$WORK/wide3"
 stage "$WORK/big4" "$WIDE3" --init "$WIDE2" --lr 2e-4 --warmup 20 --epochs 1
 WIDE4="$WORK/wide4"
-stage "$WORK/train5" "$WIDE4" --init "$WIDE3" --lr 2e-4 --warmup 20 --epochs 1
+stage "$WORK/train5" "$WIDE4" --init "$WIDE3" --lr 2e-4 --warmup 20 --epochs 1 \
+    --name "Hark default English"
 
 # Language model from the training sentences only (held-out sentences stay unseen).
 cut -f2 "$WORK/prompts.tsv" > "$WORK/lm-text.txt"

@@ -210,6 +210,7 @@ fn train_tab_fine_tunes_the_loaded_model_widened() {
     s.hidden = 8;
     s.out_dir = tmp.path().join("run").display().to_string();
     s.data = data.display().to_string();
+    s.name = "tone, retrained".into();
     let mut h = harness(app);
     wait_for(&mut h, 10.0, "the model", |h| h.state().shared.model.model.is_some());
     h.get_by_label("the current model").click();
@@ -226,6 +227,7 @@ fn train_tab_fine_tunes_the_loaded_model_widened() {
     assert!(job.contains("\"widen_to\": 16"), "{job}");
     let last = hark::model::Model::load(&tmp.path().join("run").join("last")).unwrap();
     assert_eq!(last.config.arch.hidden, 16);
+    assert_eq!(last.config.name, "tone, retrained");
 }
 
 #[test]

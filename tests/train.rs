@@ -56,6 +56,7 @@ fn small_job(data: &Path, out: &Path, hidden: usize, layers: usize, epochs: u64)
             augment: AugmentOptions::none(),
             ..TrainOptions::default()
         },
+        name: None,
     }
 }
 
@@ -160,7 +161,9 @@ fn stopped_and_resumed_run_equals_uninterrupted_run() {
     let mut job_c = small_job(data.path(), c.path(), 12, 1, 1);
     job_c.options.max_batch_size = 4;
     job_c.start = Start::FineTune { model: a.path().to_path_buf(), widen_to: None };
+    job_c.name = Some(" my voice ".into());
     finished(&run(job_c, false));
+    assert_eq!(Model::load(c.path()).unwrap().config.name, "my voice");
     let after = Model::load(&c.path().join("last")).unwrap().config.training;
     assert_eq!(after.epochs, 4, "{after:?}");
     assert!(after.steps > before.steps && after.seconds > before.seconds, "{after:?}");
@@ -173,17 +176,20 @@ fn stopped_and_resumed_run_equals_uninterrupted_run() {
     assert_eq!((stages[0].train_hours, stages[0].epochs), (before.train_hours, 3));
     assert_eq!((stages[1].dataset.as_str(), stages[1].epochs), (after.dataset.as_str(), 1));
 
-    // Fine-tuning it widened to 20 units: the run trains and saves the wider model, with the
-    // record of the narrow one (what widening computes is checked in `model::widen`).
+    // Fine-tuning that one widened to 20 units: the run trains and saves the wider model, with
+    // the record (and the name) of the narrow one (what widening computes is checked in
+    // `model::widen`).
     let d = tempfile::tempdir().unwrap();
     let mut job_d = small_job(data.path(), d.path(), 12, 1, 1);
     job_d.options.max_batch_size = 4;
-    job_d.start = Start::FineTune { model: a.path().to_path_buf(), widen_to: Some(20) };
+    job_d.start = Start::FineTune { model: c.path().to_path_buf(), widen_to: Some(20) };
     finished(&run(job_d, false));
     let wide = Model::load(&d.path().join("last")).unwrap();
     assert_eq!(wide.config.arch.hidden, 20);
     assert_eq!(wide.net.params.lstm[0].fwd.w_hh.dim(), (80, 20));
-    assert_eq!(wide.config.training.epochs, 4);
+    assert_eq!(wide.config.training.epochs, 5);
+    assert_eq!(wide.config.training.earlier_stages.len(), 2);
+    assert_eq!(wide.config.name, "my voice");
     let saved = std::fs::read_to_string(d.path().join("train.json")).unwrap();
     assert!(saved.contains("\"widen_to\": 20"), "{saved}");
     // Narrowing is refused with a message.

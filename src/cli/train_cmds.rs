@@ -26,6 +26,10 @@ pub struct TrainArgs {
     /// Validation data (same formats); default: a hash-chosen share of DATA (see --val-percent).
     #[arg(long)]
     pub val: Option<PathBuf>,
+    /// Name stored in the model, shown in the app (Models tab, status bar); default: a fine-tuned
+    /// model keeps its starting model's name, a new one has none.
+    #[arg(long)]
+    pub name: Option<String>,
     /// Percent of DATA held out for validation when --val is not given.
     #[arg(long, default_value_t = 5.0)]
     pub val_percent: f64,
@@ -127,6 +131,7 @@ impl TrainArgs {
             out_dir: self.out.clone(),
             start,
             options,
+            name: self.name.clone(),
         })
     }
 }

@@ -45,6 +45,8 @@ pub struct TrainSettings {
     pub validation_percent: f64,
     pub augment: bool,
     pub seed: u64,
+    /// Name for the trained model ("" = the starting model's, none for a new one).
+    pub name: String,
 }
 
 impl Default for TrainSettings {
@@ -63,6 +65,7 @@ impl Default for TrainSettings {
             validation_percent: t.validation_percent,
             augment: true,
             seed: 1,
+            name: String::new(),
         }
     }
 }
@@ -284,6 +287,7 @@ impl TrainTab {
             out_dir,
             start,
             options: self.settings.options(),
+            name: Some(self.settings.name.trim().to_string()).filter(|n| !n.is_empty()),
         };
         if let Err(e) = job.options.validate() {
             self.error = Some(format!("Check the settings: {e}"));
@@ -568,6 +572,18 @@ impl TrainTab {
                     "Fine-tune the model chosen in Models: keeps its alphabet, features and \
                      architecture. Good for adapting to your voice with little data.",
                 );
+        });
+        ui.horizontal(|ui| {
+            let l = ui.label("Model name").on_hover_text(
+                "Stored in the model and shown in Models and the status bar. Empty: a fine-tuned \
+                 model keeps its starting model's name.",
+            );
+            ui.add(
+                egui::TextEdit::singleline(&mut self.settings.name)
+                    .hint_text("optional")
+                    .desired_width(240.0),
+            )
+            .labelled_by(l.id);
         });
         let s = &mut self.settings;
         // Fine-tuning never narrows: the field's range (which clamps it) starts at the loaded

@@ -162,6 +162,10 @@ pub struct TrainJob {
     pub out_dir: PathBuf,
     pub start: Start,
     pub options: TrainOptions,
+    /// Name stored in the model (`ModelConfig::name`); `None` keeps the starting model's (a new
+    /// model's is empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// Commands the owner sends to a running trainer.
@@ -468,6 +472,9 @@ impl Run<'_> {
                 }
             }
         };
+        if let Some(name) = job.name.as_deref().filter(|_| !resume) {
+            model.config.name = name.trim().to_string();
+        }
         if !resume {
             write_json(&job_path, &job)?;
         }
