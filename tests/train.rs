@@ -192,6 +192,33 @@ fn stopped_and_resumed_run_equals_uninterrupted_run() {
     assert_eq!(wide.config.name, "my voice");
     let saved = std::fs::read_to_string(d.path().join("train.json")).unwrap();
     assert!(saved.contains("\"widen_to\": 20"), "{saved}");
+
+    // A fine-tune stopped, its starting model deleted, then resumed: the checkpoint kept the
+    // starting model's record, so the result still counts it.
+    let g = tempfile::tempdir().unwrap();
+    let mut job_g = small_job(data.path(), g.path(), 12, 1, 2);
+    job_g.options.max_batch_size = 4;
+    job_g.start = Start::FineTune { model: c.path().to_path_buf(), widen_to: None };
+    let h = trainer::spawn(job_g.clone(), false, Box::new(|| {}));
+    let mut stopped = false;
+    for e in h.events.iter() {
+        if let TrainEvent::Step(st) = &e
+            && st.step >= 2
+            && !stopped
+        {
+            h.send(TrainCommand::Stop);
+            stopped = true;
+        }
+    }
+    h.join();
+    assert!(stopped && g.path().join("checkpoint.safetensors").is_file());
+    std::fs::remove_dir_all(c.path()).unwrap();
+    assert_eq!(finished(&run(job_g, true)).0, FinishReason::Completed);
+    let resumed = Model::load(&g.path().join("last")).unwrap().config;
+    assert_eq!(resumed.name, "my voice");
+    let stages = resumed.training.stages_so_far();
+    assert_eq!(stages.iter().map(|s| s.epochs).collect::<Vec<_>>(), [3, 1, 2], "{stages:?}");
+    assert_eq!(resumed.training.epochs, 6);
     // Narrowing is refused with a message.
     let e = tempfile::tempdir().unwrap();
     let mut job_e = small_job(data.path(), e.path(), 12, 1, 1);

@@ -26,8 +26,8 @@ pub struct TrainArgs {
     /// Validation data (same formats); default: a hash-chosen share of DATA (see --val-percent).
     #[arg(long)]
     pub val: Option<PathBuf>,
-    /// Name stored in the model, shown in the app (Models tab, status bar); default: a fine-tuned
-    /// model keeps its starting model's name, a new one has none.
+    /// Name stored in the model, shown in the app (Models tab, status bar); default (or blank): a
+    /// fine-tuned model keeps its starting model's name, a new one has none.
     #[arg(long)]
     pub name: Option<String>,
     /// Percent of DATA held out for validation when --val is not given.
@@ -131,7 +131,7 @@ impl TrainArgs {
             out_dir: self.out.clone(),
             start,
             options,
-            name: self.name.clone(),
+            name: self.name.as_deref().map(str::trim).filter(|n| !n.is_empty()).map(String::from),
         })
     }
 }

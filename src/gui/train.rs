@@ -376,6 +376,16 @@ impl TrainTab {
                 }
             }
             self.progress.paused = false;
+            // A run whose thread ended without saying how (it panicked): say so, no stale ETA.
+            if self.progress.ended.is_none() {
+                self.progress.ended = Some("ended");
+                self.status = "Ended unexpectedly (an internal error; see the terminal)".into();
+                self.error = Some(
+                    "Training ended unexpectedly. The last checkpoint in the run folder can be \
+                     resumed."
+                        .into(),
+                );
+            }
         }
     }
 
@@ -469,6 +479,7 @@ impl TrainTab {
             TrainEvent::Error { message, input_error } => {
                 self.status = "Failed".into();
                 self.progress.ended = Some("failed");
+                self.progress.preparing = None;
                 self.error = Some(if input_error {
                     format!("Training could not start: {message}")
                 } else {

@@ -20,10 +20,9 @@
 //!
 //! Bounded cost: when the uncommitted audio exceeds `partial_window_ms`, the text before a pause
 //! in the first part of it is *committed*: frozen, and decoded as a final is (beam and LM, one
-//! network pass), so with an LM it holds only words the LM knows. The cut is the middle of the
-//! longest run of blank-winning frames whose middle lies in the middle half of the segment, so it
-//! falls between words, where the right context the bidirectional net lacks afterwards matters
-//! least.
+//! network pass), so with an LM it holds only words the LM knows. The cut is at a pause between
+//! words ([`commit_point`]). The LM scores the committed words as a sentence of their own and the
+//! words after the cut from a sentence start: the context across the cut is lost.
 //! Later refreshes and the final decode only the audio after the cut. An utterance shorter than
 //! the window is never committed, and its final equals the offline decode exactly.
 //!
@@ -289,13 +288,11 @@ impl Recognizer {
         let seg_t0 = (open.start + open.commit_off as u64) as f32 / SR;
         let mut hyp = greedy(lp.view(), alphabet, fd);
         if seg.len() > window && lp.nrows() >= 4 {
-            let t = lp.nrows();
-            let cut = longest_blank_run(&lp, t / 4, 3 * t / 4).unwrap_or(t / 2).max(1);
             // Committed text is final text: it is decoded as the final is (beam, LM), so with an
-            // LM it holds only words the LM knows; the LM's next word starts after the cut.
-            let head = beam_decode(model, lm, beam, lp.slice(s![..cut, ..]));
+            // LM it holds only words the LM knows.
+            let (cut, head, at_space) = commit_point(&lp, fd, |v| beam_decode(model, lm, beam, v));
             open.committed.extend(chars_of(&head, seg_t0));
-            if lm.is_some() {
+            if at_space || lm.is_some() {
                 open.committed.push((' ', seg_t0 + cut as f32 * fd, 1.0));
             }
             open.committed_lp += head.log_prob;
@@ -486,6 +483,37 @@ fn longest_blank_run(lp: &Array2<f32>, from: usize, to: usize) -> Option<usize> 
         }
     }
     best.map(|(_, m)| m)
+}
+
+/// Where to commit a segment's `(T, V)` log-probabilities, and the committed head decoded by
+/// `decode`: the middle of the longest blank run in the middle half (between words, where the
+/// right context the bidirectional net lacks afterwards matters least). A blank run can lie
+/// inside a word, so the cut then moves back to the head's last space if that stays in the
+/// middle half (which bounds the uncommitted audio as before), and the head is decoded again up
+/// to there; the words after it are decoded with the rest. The flag says the cut is at a space.
+fn commit_point(
+    lp: &Array2<f32>,
+    frame_duration_s: f32,
+    decode: impl Fn(ndarray::ArrayView2<f32>) -> Hypothesis,
+) -> (usize, Hypothesis, bool) {
+    let t = lp.nrows();
+    let cut = longest_blank_run(lp, t / 4, 3 * t / 4).unwrap_or(t / 2).max(1);
+    let head = decode(lp.slice(s![..cut, ..]));
+    match last_space_frame(&head, frame_duration_s) {
+        Some(f) if f + 1 < cut && f >= t / 4 => (f, decode(lp.slice(s![..f, ..])), true),
+        Some(f) => (cut, head, f + 1 >= cut),
+        None => (cut, head, false),
+    }
+}
+
+/// Frame of the last space between two words of `h` (none when it has fewer than two words).
+fn last_space_frame(h: &Hypothesis, frame_duration_s: f32) -> Option<usize> {
+    let chars: Vec<char> = h.text.chars().collect();
+    let i = chars.iter().rposition(|&c| c == ' ')?;
+    let word_before = chars[..i].iter().any(|&c| c != ' ');
+    let word_after = chars[i + 1..].iter().any(|&c| c != ' ');
+    let f = (h.char_times_s.get(i)? / frame_duration_s).round() as usize;
+    (word_before && word_after && f > 0).then_some(f)
 }
 
 /// A hypothesis's characters with stream times (`offset_s` = stream time of its frame 0).
@@ -758,6 +786,30 @@ mod tests {
         assert_eq!(longest_blank_run(&lp, 0, 7), Some(5));
         assert_eq!(longest_blank_run(&lp, 0, 3), Some(2));
         assert_eq!(longest_blank_run(&lp, 10, 12), None);
+    }
+
+    #[test]
+    fn commit_point_moves_back_to_a_space_when_the_blank_run_is_inside_a_word() {
+        let a = crate::ctc::Alphabet::default();
+        let label = |c: char| if c == '_' { 0 } else { a.label(c).unwrap() };
+        let rows = |s: &str| s.chars().map(label).collect::<Vec<_>>();
+        let greedy_of = |v: ndarray::ArrayView2<f32>| greedy(v, &a, 0.03);
+        let v = a.num_labels();
+        // "ab c______d efghijk": the longest blank run (frames 8-14, middle 11) lies inside
+        // "cd"; the cut goes back to the space at frame 6 and "ab" alone is committed.
+        let lp = lp_rows(&rows("aabbbb c_______d efghijk"), v);
+        let (cut, head, at_space) = commit_point(&lp, 0.03, greedy_of);
+        assert_eq!((cut, head.text.as_str(), at_space), (6, "ab", true));
+        // Between words: "abcdef_______ ghijkl": the head ends at the run with no later word;
+        // the blank run's middle is the cut.
+        let lp = lp_rows(&rows("abcdefgh_______ ghijklmn"), v);
+        let (cut, head, at_space) = commit_point(&lp, 0.03, greedy_of);
+        assert_eq!((cut, head.text.as_str(), at_space), (11, "abcdefgh", false));
+        // A space before the middle half does not pull the cut back there (the uncommitted
+        // audio stays bounded): "a bcdefgh______ijklmnopq".
+        let lp = lp_rows(&rows("a bcdefgh______ijklmnopq"), v);
+        let (cut, head, _) = commit_point(&lp, 0.03, greedy_of);
+        assert_eq!((cut, head.text.as_str()), (12, "a bcdefgh"));
     }
 
     #[test]

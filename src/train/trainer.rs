@@ -301,6 +301,11 @@ struct TrainerState {
     seconds: f64,
     config: ModelConfig,
     finished: Option<FinishReason>,
+    /// The training record of the model the run started from (empty from scratch), kept here so
+    /// a resumed run counts it even if that model has changed or is gone by then. `None` in
+    /// checkpoints written before it was kept: then it is read from the model again.
+    #[serde(default)]
+    prior: Option<crate::model::TrainingInfo>,
 }
 
 /// The owner's side of a running trainer.
@@ -478,9 +483,9 @@ impl Run<'_> {
         if !resume {
             write_json(&job_path, &job)?;
         }
-        // A fine-tuned model's record counts the training of the model it started from too. On
-        // resume only the init model's config is read (its weights are not needed); if it is gone
-        // by now the record starts from this run alone.
+        // A fine-tuned model's record counts the training of the model it started from too. The
+        // checkpoint keeps that record; an older checkpoint without it makes a resume read the
+        // init model's config again (if it is gone by now the record starts from this run alone).
         let prior = match &job.start {
             Start::FineTune { model: init, .. } if resume => {
                 file::load_config::<ModelConfig>(&file::ModelPaths::resolve(init).config)
@@ -588,9 +593,11 @@ impl Run<'_> {
                 seconds: 0.0,
                 config: model.config.clone(),
                 finished: None,
+                prior: Some(prior.clone()),
             };
             (adam, state)
         };
+        let prior = state.prior.get_or_insert(prior).clone();
         if let Some(reason) = state.finished {
             self.emit.send(TrainEvent::Finished {
                 reason,
