@@ -113,6 +113,25 @@ fn learns_a_small_spoken_vocabulary_from_scratch() {
     assert!((cer - best).abs() < 1e-6, "reloaded model CER {cer} vs trainer's {best}");
 }
 
+/// Starts `job` and sends Stop once step `step` is reached; the run's events.
+fn run_and_stop_at(job: TrainJob, step: u64) -> Vec<TrainEvent> {
+    let h = trainer::spawn(job, false, Box::new(|| {}));
+    let mut stopped = false;
+    let mut events = Vec::new();
+    for e in h.events.iter() {
+        if let TrainEvent::Step(s) = &e
+            && s.step >= step
+            && !stopped
+        {
+            h.send(TrainCommand::Stop);
+            stopped = true;
+        }
+        events.push(e);
+    }
+    h.join();
+    events
+}
+
 /// Stopping a run mid-epoch and resuming it gives exactly the weights of an uninterrupted run.
 #[test]
 fn stopped_and_resumed_run_equals_uninterrupted_run() {
@@ -127,22 +146,7 @@ fn stopped_and_resumed_run_equals_uninterrupted_run() {
     job_b.out_dir = b.path().to_path_buf();
     finished(&run(job_a, false));
 
-    let h = trainer::spawn(job_b.clone(), false, Box::new(|| {}));
-    let mut stopped = false;
-    let mut events = Vec::new();
-    for e in h.events.iter() {
-        if let TrainEvent::Step(s) = &e
-            && s.step >= 5
-            && !stopped
-        {
-            h.send(TrainCommand::Stop);
-            stopped = true;
-        }
-        events.push(e);
-    }
-    h.join();
-    let (reason, _) = finished(&events);
-    assert_eq!(reason, FinishReason::Stopped);
+    assert_eq!(finished(&run_and_stop_at(job_b.clone(), 5)).0, FinishReason::Stopped);
     let events = run(job_b, true);
     let started = events.iter().find_map(|e| match e {
         TrainEvent::Started { step, .. } => Some(*step),
@@ -199,19 +203,8 @@ fn stopped_and_resumed_run_equals_uninterrupted_run() {
     let mut job_g = small_job(data.path(), g.path(), 12, 1, 2);
     job_g.options.max_batch_size = 4;
     job_g.start = Start::FineTune { model: c.path().to_path_buf(), widen_to: None };
-    let h = trainer::spawn(job_g.clone(), false, Box::new(|| {}));
-    let mut stopped = false;
-    for e in h.events.iter() {
-        if let TrainEvent::Step(st) = &e
-            && st.step >= 2
-            && !stopped
-        {
-            h.send(TrainCommand::Stop);
-            stopped = true;
-        }
-    }
-    h.join();
-    assert!(stopped && g.path().join("checkpoint.safetensors").is_file());
+    assert_eq!(finished(&run_and_stop_at(job_g.clone(), 2)).0, FinishReason::Stopped);
+    assert!(g.path().join("checkpoint.safetensors").is_file());
     std::fs::remove_dir_all(c.path()).unwrap();
     assert_eq!(finished(&run(job_g, true)).0, FinishReason::Completed);
     let resumed = Model::load(&g.path().join("last")).unwrap().config;
