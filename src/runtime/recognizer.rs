@@ -795,13 +795,13 @@ mod tests {
         let rows = |s: &str| s.chars().map(label).collect::<Vec<_>>();
         let greedy_of = |v: ndarray::ArrayView2<f32>| greedy(v, &a, 0.03);
         let v = a.num_labels();
-        // "ab c______d efghijk": the longest blank run (frames 8-14, middle 11) lies inside
+        // "aabbbb c_______d efghijk": the longest blank run (frames 8-14, middle 11) lies inside
         // "cd"; the cut goes back to the space at frame 6 and "ab" alone is committed.
         let lp = lp_rows(&rows("aabbbb c_______d efghijk"), v);
         let (cut, head, at_space) = commit_point(&lp, 0.03, greedy_of);
         assert_eq!((cut, head.text.as_str(), at_space), (6, "ab", true));
-        // Between words: "abcdef_______ ghijkl": the head ends at the run with no later word;
-        // the blank run's middle is the cut.
+        // "abcdefgh_______ ghijklmn": the head ends at the run and holds one word (no space to
+        // go back to); the blank run's middle is the cut.
         let lp = lp_rows(&rows("abcdefgh_______ ghijklmn"), v);
         let (cut, head, at_space) = commit_point(&lp, 0.03, greedy_of);
         assert_eq!((cut, head.text.as_str(), at_space), (11, "abcdefgh", false));
