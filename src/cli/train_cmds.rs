@@ -131,7 +131,7 @@ impl TrainArgs {
             out_dir: self.out.clone(),
             start,
             options,
-            name: self.name.as_deref().map(str::trim).filter(|n| !n.is_empty()).map(String::from),
+            name: self.name.clone(),
         })
     }
 }

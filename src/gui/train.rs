@@ -287,7 +287,7 @@ impl TrainTab {
             out_dir,
             start,
             options: self.settings.options(),
-            name: Some(self.settings.name.trim().to_string()).filter(|n| !n.is_empty()),
+            name: Some(self.settings.name.clone()),
         };
         if let Err(e) = job.options.validate() {
             self.error = Some(format!("Check the settings: {e}"));

@@ -283,8 +283,8 @@ impl Recognizer {
             Ok(lp) => lp,
             Err(e) => return Some(RecognizerEvent::Error(format!("partial decoding: {e}"))),
         };
-        let alphabet = &self.model.config.alphabet;
-        let fd = self.model.frame_duration_s();
+        let alphabet = &model.config.alphabet;
+        let fd = model.frame_duration_s();
         let seg_t0 = (open.start + open.commit_off as u64) as f32 / SR;
         let mut hyp = greedy(lp.view(), alphabet, fd);
         if seg.len() > window && lp.nrows() >= 4 {

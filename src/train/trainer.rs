@@ -162,8 +162,8 @@ pub struct TrainJob {
     pub out_dir: PathBuf,
     pub start: Start,
     pub options: TrainOptions,
-    /// Name stored in the model (`ModelConfig::name`); `None` keeps the starting model's (a new
-    /// model's is empty).
+    /// Name stored in the model (`ModelConfig::name`, trimmed); `None` or blank keeps the
+    /// starting model's (a new model's is empty).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
@@ -477,24 +477,14 @@ impl Run<'_> {
                 }
             }
         };
-        if let Some(name) = job.name.as_deref().filter(|_| !resume) {
-            model.config.name = name.trim().to_string();
+        // A blank name keeps the starting model's (the CLI and the GUI pass what was typed).
+        if let Some(name) = job.name.as_deref().map(str::trim).filter(|n| !n.is_empty() && !resume)
+        {
+            model.config.name = name.to_string();
         }
         if !resume {
             write_json(&job_path, &job)?;
         }
-        // A fine-tuned model's record counts the training of the model it started from too. The
-        // checkpoint keeps that record; an older checkpoint without it makes a resume read the
-        // init model's config again (if it is gone by now the record starts from this run alone).
-        let prior = match &job.start {
-            Start::FineTune { model: init, .. } if resume => {
-                file::load_config::<ModelConfig>(&file::ModelPaths::resolve(init).config)
-                    .map(|c| c.training)
-                    .unwrap_or_default()
-            }
-            Start::FineTune { .. } => model.config.training.clone(),
-            Start::Scratch { .. } => crate::model::TrainingInfo::default(),
-        };
 
         // Data.
         let alphabet = model.config.alphabet.clone();
@@ -593,11 +583,24 @@ impl Run<'_> {
                 seconds: 0.0,
                 config: model.config.clone(),
                 finished: None,
-                prior: Some(prior.clone()),
+                // The starting model's record (a new model's is empty).
+                prior: Some(model.config.training.clone()),
             };
             (adam, state)
         };
-        let prior = state.prior.get_or_insert(prior).clone();
+        // A fine-tuned model's record counts the training of the model it started from too. The
+        // checkpoint keeps that record; an older checkpoint without it makes a resume read the
+        // init model's config again (if it is gone by now the record starts from this run alone).
+        let prior = match (&state.prior, &job.start) {
+            (Some(p), _) => p.clone(),
+            (None, Start::FineTune { model: init, .. }) => {
+                file::load_config::<ModelConfig>(&file::ModelPaths::resolve(init).config)
+                    .map(|c| c.training)
+                    .unwrap_or_default()
+            }
+            (None, Start::Scratch { .. }) => crate::model::TrainingInfo::default(),
+        };
+        state.prior = Some(prior.clone());
         if let Some(reason) = state.finished {
             self.emit.send(TrainEvent::Finished {
                 reason,
