@@ -11,6 +11,7 @@ if vmic_env=$(scripts/vmic.sh start 2>/dev/null); then
 else
   echo "test: no virtual microphone; live tests check the no-microphone path only"
 fi
+python3 -m unittest discover -s scripts/realdata/tests
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
 cargo test
