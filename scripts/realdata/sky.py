@@ -19,9 +19,10 @@ SPEECH_BASE = 50000
 TEXT_BASE = 60600
 MODULE_BASE = 60400
 SPEECH_RATE = 11025
-# First speech file of each text section (ScummVM's speech tables): section s owns
-# 50000 + SPEECH_OFFSETS[s] .. 50000 + SPEECH_OFFSETS[s + 1] - 1.
-SPEECH_OFFSETS = [0, 600, 1100, 2430, 3380, 4530, 5080, 5230]
+# First speech file of each of the 8 text sections (ScummVM's speech conversion table): section s
+# owns 50000 + SPEECH_OFFSETS[s] .. 50000 + SPEECH_OFFSETS[s + 1] - 1; the last entry is the end
+# of section 7 (which has only a few lines; the 59xxx files belong to no section).
+SPEECH_OFFSETS = [0, 600, 1100, 2430, 3380, 4530, 5080, 5230, 5830]
 
 
 class RncError(ValueError):

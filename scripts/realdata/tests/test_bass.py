@@ -48,6 +48,8 @@ class Disk(unittest.TestCase):
         files = {
             50000 + 600 + 3: (speech_packed, 0),              # section 1, line 3: packed
             50000 + 2: (fakes.stored_file(pcm[:2205]), 0),    # section 0, line 2: stored
+            55230 + 42: (fakes.stored_file(pcm[:999]), 0),    # section 7, line 42
+            59494: (fakes.stored_file(pcm[:999]), 0),         # in no section
             sky.TEXT_BASE + 0: (fakes.text_block(["Zero.", "One.", "I'm HERE, Foster!"]), 1 << 23),
             sky.TEXT_BASE + 1: (fakes.text_block(["a", "b", "c", "What's that - 10 CREDITS?"]), 1 << 23),
         }
@@ -69,7 +71,7 @@ class Disk(unittest.TestCase):
 
     def test_speech_files_map_to_sections(self):
         disk, _, _ = self.make_disk()
-        self.assertEqual(disk.speech_files(), [(50002, 0, 2), (50603, 1, 3)])
+        self.assertEqual(disk.speech_files(), [(50002, 0, 2), (50603, 1, 3), (55272, 7, 42)])
 
     def test_text(self):
         disk, _, _ = self.make_disk()
