@@ -1,6 +1,7 @@
 """Shared parts of the importers: fetching Debian packages, writing 16 kHz WAVs with sox, the
 speaker split, the manifest and the dataset report."""
 
+import atexit
 import collections
 import hashlib
 import os
@@ -206,4 +207,7 @@ class Dataset:
 
 
 def tmpdir():
-    return tempfile.mkdtemp(prefix="hark-realdata-")
+    """A scratch folder, removed when the process exits."""
+    d = tempfile.mkdtemp(prefix="hark-realdata-")
+    atexit.register(shutil.rmtree, d, True)
+    return d
