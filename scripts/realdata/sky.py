@@ -287,7 +287,8 @@ def decode_text(block, num, tree=TREE, limit=2000):
 # script: a compact's base script (compact word 27) runs on that compact; its action script
 # (word 17) is run by the player (foster) when he interacts with it, talking to that compact;
 # fnStartSub passes both on to the sub-script, fnTheyStartSub / fnAssignBase start a script on a
-# named compact. 
+# named compact. attribute_speakers lists, per message, who each call can be spoken by; bass.py
+# decides the speaker from that and from the call's talk animation (talk_anim_names).
 
 PUSH_VAR, PUSH_NUM, CALL_MCODE = 0, 2, 11
 VAR_CUR_ID, VAR_PARTNER = 12 * 4, 120 * 4
