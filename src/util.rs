@@ -34,3 +34,8 @@ pub fn ordinary_permissions(file: &std::fs::File, path: &Path) -> Result<()> {
     let _ = (file, path);
     Ok(())
 }
+
+/// Seconds since the Unix epoch now (0 if the clock is before it).
+pub fn unix_now_s() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}

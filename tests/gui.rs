@@ -145,7 +145,7 @@ fn train_tab_reports_the_data_trains_with_live_curves_and_stops() {
     s.hidden = 16;
     s.layers = 1;
     s.batch_size = 4;
-    s.augment = false;
+    s.augmentation = hark::gui::train::AugmentChoice::Off;
     s.validation_percent = 15.0;
     s.out_dir = tmp.path().join("run").display().to_string();
     let mut h = harness(app);
@@ -206,7 +206,7 @@ fn train_tab_fine_tunes_the_loaded_model_widened() {
     let s = &mut app.train.settings;
     s.epochs = 50;
     s.batch_size = 4;
-    s.augment = false;
+    s.augmentation = hark::gui::train::AugmentChoice::Off;
     s.hidden = 8;
     s.out_dir = tmp.path().join("run").display().to_string();
     s.data = data.display().to_string();
@@ -228,6 +228,81 @@ fn train_tab_fine_tunes_the_loaded_model_widened() {
     let last = hark::model::Model::load(&tmp.path().join("run").join("last")).unwrap();
     assert_eq!(last.config.arch.hidden, 16);
     assert_eq!(last.config.name, "tone, retrained");
+}
+
+/// After a run, starting another into the same folder asks first and writes nothing until
+/// answered: Cancel starts nothing, "Use a new folder" trains elsewhere, "Replace it" replaces the
+/// run (with a log of its own).
+#[test]
+fn train_tab_asks_before_a_second_run_replaces_the_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    common::espeak_corpus(&data, 12, 6);
+    let model = save_tone_model(tmp.path());
+    let run = tmp.path().join("run");
+    let mut app = app_with_model(&model, Tab::Train);
+    let s = &mut app.train.settings;
+    s.epochs = 1;
+    s.hidden = 8;
+    s.layers = 1;
+    s.batch_size = 4;
+    s.augmentation = hark::gui::train::AugmentChoice::Off;
+    s.validation_percent = 25.0;
+    s.out_dir = run.display().to_string();
+    s.data = data.display().to_string();
+    let mut h = harness(app);
+    h.step();
+    let finish = |h: &mut Harness<'static, HarkApp>| {
+        wait_for(h, 60.0, "the run to finish", |h| {
+            !h.state().train.is_running() && h.state().train.finished_model.is_some()
+        });
+    };
+    h.get_by_label("Start training").click();
+    h.step();
+    finish(&mut h);
+    let weights = std::fs::read(run.join("model.safetensors")).unwrap();
+
+    h.state_mut().train.settings.hidden = 10;
+    h.get_by_label("Start training").click();
+    h.step();
+    h.step();
+    assert!(!h.state().train.is_running(), "a run started without asking");
+    assert!(shows(&h, "already holds a 1×8 model"), "{:?}", texts(&h, "already"));
+    h.get_by_label("Cancel").click();
+    h.step();
+    h.step(); // the layout without the question (the buttons move up)
+    assert!(h.state().train.replace_question().is_none() && !h.state().train.is_running());
+    assert_eq!(std::fs::read(run.join("model.safetensors")).unwrap(), weights);
+
+    h.get_by_label("Start training").click();
+    h.step();
+    h.step();
+    assert!(
+        h.state().train.replace_question().is_some(),
+        "asked again: {:?} {:?}",
+        h.state().train.error,
+        texts(&h, "Start")
+    );
+    h.get_by_label("Use a new folder").click();
+    h.step();
+    finish(&mut h);
+    let other = PathBuf::from(&h.state().train.settings.out_dir);
+    assert_ne!(other, run);
+    assert_eq!(std::fs::read(run.join("model.safetensors")).unwrap(), weights);
+    assert_eq!(hark::model::Model::load(&other).unwrap().config.arch.hidden, 10);
+
+    // The new folder holds a run now too: asked again, and "Replace it" replaces it.
+    h.state_mut().train.settings.epochs = 2;
+    h.get_by_label("Start training").click();
+    h.step();
+    h.step();
+    h.get_by_label("Replace it").click();
+    h.step();
+    finish(&mut h);
+    assert_eq!(PathBuf::from(&h.state().train.settings.out_dir), other);
+    let log = std::fs::read_to_string(other.join("log.jsonl")).unwrap();
+    let epochs = log.lines().filter(|l| l.starts_with("{\"epoch\":{")).count();
+    assert_eq!(epochs, 2, "the replaced run's log lines are gone");
 }
 
 #[test]
@@ -298,8 +373,12 @@ fn files_tab_decodes_with_the_shipped_language_model_and_can_turn_it_off() {
 
     let mut h = harness(app_with_model(&model_dir, Tab::Models));
     wait_for(&mut h, 60.0, "the model and its LM", |h| h.state().shared.model.model.is_some());
-    let row = texts(&h, "word LM lm.arpa");
-    assert_eq!(row, vec![shipped.describe()], "the Models tab shows the shipped decoding");
+    let rows = texts(&h, "word LM lm.arpa");
+    // Shipped and in use (the LM is on); the status bar says it too, the recorded measurements
+    // say how they decoded.
+    let exact = rows.iter().filter(|r| **r == shipped.describe()).count();
+    assert_eq!(exact, 2, "Models shows the shipped decoding and the one in use: {rows:?}");
+    assert!(rows.contains(&format!("Decoding: {}", shipped.describe())), "{rows:?}");
     assert!(h.state().shared.use_lm);
 
     h.get_by_label("Files").click();

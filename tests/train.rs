@@ -49,14 +49,15 @@ fn small_job(data: &Path, out: &Path, hidden: usize, layers: usize, epochs: u64)
         options: TrainOptions {
             epochs,
             learning_rate: 3e-3,
-            warmup_steps: 30,
+            warmup_steps: Some(30),
             max_batch_size: 16,
             validation_percent: 10.0,
-            early_stop_patience: 100,
-            augment: AugmentOptions::none(),
+            early_stop_patience: Some(100),
+            augment: Some(AugmentOptions::none()),
             ..TrainOptions::default()
         },
         name: None,
+        replace: false,
     }
 }
 
@@ -141,7 +142,7 @@ fn stopped_and_resumed_run_equals_uninterrupted_run() {
     let b = tempfile::tempdir().unwrap();
     let mut job_a = small_job(data.path(), a.path(), 12, 1, 3);
     job_a.options.max_batch_size = 4;
-    job_a.options.augment = AugmentOptions::default(); // resume must reproduce augmentation too
+    job_a.options.augment = Some(AugmentOptions::default()); // resume must reproduce augmentation too
     let mut job_b = job_a.clone();
     job_b.out_dir = b.path().to_path_buf();
     finished(&run(job_a, false));
@@ -468,4 +469,232 @@ fn model_round_trip_gives_identical_outputs() {
     let b = back.log_probs(back.features(&samples).unwrap().view()).unwrap();
     assert_eq!(a, b);
     assert_eq!(a.len_of(Axis(0)), f.nrows().div_ceil(3));
+}
+
+/// Runs the `hark` binary; (exit code, stdout, stderr).
+fn hark_cli(args: &[String]) -> (i32, String, String) {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_hark")).args(args).output().unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Epoch records in a run's log.jsonl.
+fn logged_epochs(run_dir: &Path) -> usize {
+    std::fs::read_to_string(run_dir.join("log.jsonl"))
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("{\"epoch\":{"))
+        .count()
+}
+
+/// A second `hark train` into a folder that holds a run is refused (naming what is there) and
+/// changes nothing; `--force` replaces it with a log of its own; a run cannot replace the model
+/// it starts from.
+#[test]
+fn a_second_run_never_replaces_a_model_without_consent() {
+    let data = tempfile::tempdir().unwrap();
+    common::espeak_corpus(data.path(), 16, 31);
+    let out = tempfile::tempdir().unwrap();
+    let run_dir = out.path().join("run");
+    let (code, _, err) = hark_cli(&tiny_cli_run(data.path(), &run_dir, 2, &[]));
+    assert_eq!(code, 0, "{err}");
+    let weights = std::fs::read(run_dir.join("model.safetensors")).unwrap();
+    let config = std::fs::read(run_dir.join("model.json")).unwrap();
+    assert_eq!(logged_epochs(&run_dir), 2);
+
+    let (code, _, err) = hark_cli(&tiny_cli_run(data.path(), &run_dir, 1, &["--seed", "2"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("already holds a 1×12 model") && err.contains("model.json"), "{err}");
+    assert!(err.contains("--resume") && err.contains("--force"), "{err}");
+    assert_eq!(std::fs::read(run_dir.join("model.safetensors")).unwrap(), weights);
+    assert_eq!(std::fs::read(run_dir.join("model.json")).unwrap(), config);
+    assert_eq!(logged_epochs(&run_dir), 2);
+
+    let (code, _, err) = hark_cli(&tiny_cli_run(data.path(), &run_dir, 1, &["--force"]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(logged_epochs(&run_dir), 1, "the replaced run's log is gone");
+    assert_eq!(Model::load(&run_dir).unwrap().config.training.epochs, 1);
+
+    // Fine-tuning the run's own model into its own folder would delete what it starts from.
+    let (code, _, err) = hark_cli(&[
+        "train".into(),
+        data.path().display().to_string(),
+        "--out".into(),
+        run_dir.display().to_string(),
+        "--init".into(),
+        run_dir.display().to_string(),
+        "--force".into(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("the model this run starts from"), "{err}");
+    assert!(Model::load(&run_dir).is_ok());
+
+    // Without --out a run gets a fresh, readable folder under runs/.
+    let cwd = tempfile::tempdir().unwrap();
+    let mut args = tiny_cli_run(data.path(), &run_dir, 1, &["--name", "My voice"]);
+    let at = args.iter().position(|a| a == "--out").unwrap();
+    args.drain(at..at + 2);
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_hark"))
+        .args(&args)
+        .current_dir(cwd.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let runs: Vec<String> = std::fs::read_dir(cwd.path().join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert!(runs[0].starts_with("my-voice-20"), "{runs:?}");
+}
+
+/// A tiny ARPA LM over the corpus words (and the decoder settings that name it).
+fn tiny_decoder(dir: &Path) {
+    let arpa = "\\data\\\nngram 1=6\n\n\\1-grams:\n-2.0\t<unk>\n-99\t<s>\n-0.5\t</s>\n-0.6\tyes\n-0.6\tno\n-0.6\tstop\n\n\\end\\\n";
+    std::fs::write(dir.join("words.arpa"), arpa).unwrap();
+    std::fs::write(
+        dir.join("decoder.json"),
+        r#"{"lm": "words.arpa", "lm_weight": 0.7, "word_bonus": 1.5, "beam": 8, "note": "by hand"}"#,
+    )
+    .unwrap();
+}
+
+/// A fine-tuned model keeps its starting model's decoder and word LM (a copy, so the run folder
+/// can move), and `hark transcribe` decodes with them; the starting model's CER on the run's
+/// validation set is recorded as the "before".
+#[test]
+fn fine_tuned_model_keeps_its_decoder_and_language_model() {
+    let data = tempfile::tempdir().unwrap();
+    common::espeak_corpus(data.path(), 24, 33);
+    let out = tempfile::tempdir().unwrap();
+    let base = out.path().join("base");
+    let (code, _, err) = hark_cli(&tiny_cli_run(data.path(), &base, 1, &[]));
+    assert_eq!(code, 0, "{err}");
+    tiny_decoder(&base);
+    let tuned = out.path().join("tuned");
+    let fine_tune: Vec<String> = ["train", &data.path().display().to_string(), "--out"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([tuned.display().to_string()])
+        .chain(["--epochs", "1", "--batch", "4", "--val-percent", "25", "--init"].map(String::from))
+        .chain([base.display().to_string()])
+        .collect();
+    let (code, stdout, err) = hark_cli(&fine_tune);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        stdout.contains("before fine-tuning: the starting model on the validation set"),
+        "{stdout}"
+    );
+    // Too few validation utterances to re-tune: kept as carried, and said so.
+    assert!(err.contains("is kept as the starting model had it"), "{err}");
+    assert_eq!(
+        std::fs::read(tuned.join("words.arpa")).unwrap(),
+        std::fs::read(base.join("words.arpa")).unwrap()
+    );
+    let d: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tuned.join("decoder.json")).unwrap())
+            .unwrap();
+    assert_eq!(d["lm"], "words.arpa");
+    assert_eq!((d["lm_weight"].as_f64(), d["beam"].as_u64()), (Some(0.7), Some(8)));
+    assert!(d["note"].as_str().unwrap().contains("carried from"), "{d}");
+    let m = Model::load(&tuned).unwrap();
+    assert!(m.config.training.start_val_cer.is_some());
+    assert!(m.config.training.validation.contains("voices in the training data"));
+
+    // Moved elsewhere, it still decodes with its LM.
+    let moved = out.path().join("moved");
+    std::fs::rename(&tuned, &moved).unwrap();
+    std::fs::remove_dir_all(&base).unwrap();
+    let wav = data.path().join("u0000.wav").display().to_string();
+    let json = out.path().join("t.json");
+    let (code, _, err) = hark_cli(&[
+        "eval".into(),
+        data.path().display().to_string(),
+        "--model".into(),
+        moved.display().to_string(),
+        "--json".into(),
+        json.display().to_string(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let ev: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(ev["lm"].as_str().unwrap().ends_with("moved/words.arpa"), "{ev}");
+    assert_eq!(ev["beam"], 8);
+    let (code, _, err) =
+        hark_cli(&["transcribe".into(), wav, "--model".into(), moved.display().to_string()]);
+    assert_eq!(code, 0, "{err}");
+}
+
+/// `hark eval` (greedy) on the validation folder scores exactly what the trainer's validation
+/// reported for the saved model.
+#[test]
+fn eval_equals_the_trainers_validation() {
+    let data = tempfile::tempdir().unwrap();
+    common::espeak_corpus(data.path(), 32, 35);
+    let val = tempfile::tempdir().unwrap();
+    common::espeak_corpus(val.path(), 12, 36);
+    let out = tempfile::tempdir().unwrap();
+    let run_dir = out.path().join("run");
+    let v = val.path().display().to_string();
+    let (code, _, err) =
+        hark_cli(&tiny_cli_run(data.path(), &run_dir, 6, &["--val", &v, "--lr", "3e-3"]));
+    assert_eq!(code, 0, "{err}");
+    let t = Model::load(&run_dir).unwrap().config.training;
+    let json = out.path().join("e.json");
+    let (code, _, err) = hark_cli(&[
+        "eval".into(),
+        v,
+        "--model".into(),
+        run_dir.display().to_string(),
+        "--no-lm".into(),
+        "--json".into(),
+        json.display().to_string(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let ev: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let (cer, wer) = (100.0 * ev["cer"].as_f64().unwrap(), 100.0 * ev["wer"].as_f64().unwrap());
+    assert!(
+        (cer - t.val_cer.unwrap()).abs() < 1e-9,
+        "eval CER {cer} vs validation {:?}",
+        t.val_cer
+    );
+    assert!(
+        (wer - t.val_wer.unwrap()).abs() < 1e-9,
+        "eval WER {wer} vs validation {:?}",
+        t.val_wer
+    );
+    assert!(cer < 100.0, "the model learned nothing, so the check proves little: CER {cer}");
+}
+
+/// The learning rate never goes down before the warm-up has ended, however often validation
+/// fails to improve (patience 0 would otherwise halve it after every epoch).
+#[test]
+fn no_learning_rate_decrease_before_warm_up_ends() {
+    let data = tempfile::tempdir().unwrap();
+    common::espeak_corpus(data.path(), 24, 37);
+    let out = tempfile::tempdir().unwrap();
+    let mut job = small_job(data.path(), out.path(), 8, 1, 5);
+    job.options.learning_rate = 1e-4;
+    job.options.max_batch_size = 4;
+    job.options.warmup_steps = Some(100);
+    job.options.plateau_patience = Some(0);
+    let events = run(job, false);
+    finished(&events);
+    let lrs: Vec<(u64, f64)> = events
+        .iter()
+        .filter_map(|e| match e {
+            TrainEvent::Step(s) => Some((s.step, s.learning_rate)),
+            _ => None,
+        })
+        .collect();
+    assert!(lrs.len() >= 20 && lrs.len() < 100, "{} steps", lrs.len());
+    for (step, lr) in &lrs {
+        // Update `s` (0-based; StepInfo.step counts it done) uses lr · (s + 1) / warmup.
+        let want = 1e-4 * *step as f64 / 100.0;
+        assert!((lr - want).abs() < 1e-12, "step {step}: lr {lr}, warm-up wants {want}");
+    }
 }

@@ -115,15 +115,9 @@ fn run_listen(args: &ListenArgs) -> anyhow::Result<ExitCode> {
     let mut setup =
         args.lm.setup(&model_path, &model.config.alphabet, args.beam.map(|b| b.max(1)))?;
     args.warps.apply(&mut setup)?;
-    let opts = RecognizerOptions {
-        endpoint: EndpointOptions {
-            trailing_silence_ms: args.trailing_silence_ms,
-            ..crate::runtime::recognizer::live_endpoint_options()
-        },
-        beam: setup.beam,
-        final_warps: setup.warps,
-        ..Default::default()
-    };
+    let mut opts = RecognizerOptions::for_decoder(&setup);
+    opts.endpoint =
+        EndpointOptions { trailing_silence_ms: args.trailing_silence_ms, ..opts.endpoint };
     let recognizer = Recognizer::new(model, setup.lm, opts)?;
 
     let mut feeder = None;

@@ -2,20 +2,17 @@
 //! and word bonus that give the lowest WER on labeled data, optionally saved with the model).
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use rayon::prelude::*;
 
-use crate::audio::read_mono_16k;
-use crate::ctc::lm::LanguageModel;
-use crate::ctc::{Alphabet, ArpaLm, BeamOptions, LmBuilder, greedy, prefix_beam_search};
+use crate::ctc::{Alphabet, ArpaLm, LmBuilder};
 use crate::model::Model;
 use crate::runtime::decoder::DecoderConfig;
+use crate::runtime::evaluate::{Posteriors, TunePoint, save_tuned, tune as tune_grid};
 use crate::train::data::scan_dataset;
-use crate::train::metrics::{char_edits, word_edits};
 use crate::util::write_atomic;
 use crate::{Error, Result};
 
@@ -127,12 +124,6 @@ fn build(args: &BuildArgs) -> Result<()> {
     Ok(())
 }
 
-/// One utterance's log-probabilities and reference.
-struct Utt {
-    lp: ndarray::Array2<f32>,
-    reference: String,
-}
-
 fn tune(args: &TuneArgs) -> Result<()> {
     let model_path = super::transcribe_cmds::resolve_model_path(args.model.as_deref())?;
     let model = Model::load(&model_path)?;
@@ -152,6 +143,12 @@ fn tune(args: &TuneArgs) -> Result<()> {
             return Err(Error::Options(format!("{name} must be a list of finite numbers")));
         }
     }
+    if args.save && !model_path.is_dir() {
+        return Err(Error::Options(format!(
+            "--save needs a model directory (with model.json), not {}",
+            model_path.display()
+        )));
+    }
     let warps = args.warps.or(cfg.warps)?;
     let lm = ArpaLm::from_file(&lm_path)?;
     let alphabet = model.config.alphabet.clone();
@@ -159,128 +156,54 @@ fn tune(args: &TuneArgs) -> Result<()> {
     if ds.utterances.is_empty() {
         return Err(Error::data(&args.data, "no usable utterances"));
     }
-    let step = ds.utterances.len().div_ceil(args.max_utterances.max(1));
-    let chosen: Vec<_> = ds.utterances.iter().step_by(step.max(1)).collect();
-    let pb = progress(chosen.len() as u64, "acoustic model");
-    let utts: Vec<Utt> = chosen
-        .par_iter()
-        .map(|u| {
-            let samples = read_mono_16k(&u.audio)?;
-            let lp = model.ensemble_log_probs(&samples, &warps)?;
-            if let Some(b) = &pb {
-                b.inc(1);
-            }
-            Ok(Utt { lp, reference: u.text.clone() })
-        })
-        .collect::<Result<_>>()?;
+    let n = ds.utterances.len().min(args.max_utterances.max(1));
+    let pb = progress(n as u64, "acoustic model");
+    let post = Posteriors::compute(&model, &ds.utterances, &warps, args.max_utterances, &|| {
+        if let Some(b) = &pb {
+            b.inc(1);
+        }
+    })?;
     if let Some(b) = pb {
         b.finish_and_clear();
     }
-    let frame_s = model.frame_duration_s();
-    let score = |opts: Option<&BeamOptions>| -> (f64, f64) {
-        let (mut we, mut wn, mut ce, mut cn) = (0usize, 0usize, 0usize, 0usize);
-        let per: Vec<(usize, usize, usize, usize)> = utts
-            .par_iter()
-            .map(|u| {
-                let hyp = match opts {
-                    None => greedy(u.lp.view(), &alphabet, frame_s).text,
-                    Some(o) => prefix_beam_search(
-                        u.lp.view(),
-                        &alphabet,
-                        frame_s,
-                        o,
-                        Some(&lm as &dyn LanguageModel),
-                    )
-                    .into_iter()
-                    .next()
-                    .map(|h| h.text)
-                    .unwrap_or_default(),
-                };
-                let w = word_edits(&u.reference, &hyp);
-                let c = char_edits(&u.reference, &hyp);
-                (w.errors(), w.reference_len(), c.errors(), c.reference_len())
-            })
-            .collect();
-        for (a, b, c, d) in per {
-            we += a;
-            wn += b;
-            ce += c;
-            cn += d;
-        }
-        (100.0 * we as f64 / wn.max(1) as f64, 100.0 * ce as f64 / cn.max(1) as f64)
-    };
-    let (gw, gc) = score(None);
+    let (gw, gc) = post.score(&alphabet, None, None);
     println!(
         "{} utterances; greedy, no LM: WER {gw:.2}%  CER {gc:.2}%\nLM {}",
-        utts.len(),
+        post.len(),
         lm_path.display()
     );
-    println!("{:>8} {:>8} {:>8} {:>8}", "weight", "bonus", "WER%", "CER%");
-    let grid: Vec<(f32, f32)> =
-        args.weights.iter().flat_map(|&w| args.bonuses.iter().map(move |&b| (w, b))).collect();
-    let mut best: Option<(f32, f32, f64, f64)> = None;
-    for (w, b) in grid {
-        let opts = BeamOptions {
-            beam_width: args.beam.max(1),
-            lm_weight: w,
-            word_bonus: b,
-            ..BeamOptions::default()
-        };
-        let (wer, cer) = score(Some(&opts));
-        println!("{w:>8.2} {b:>8.2} {wer:>8.2} {cer:>8.2}");
-        if best.is_none_or(|(_, _, bw, bc)| (wer, cer) < (bw, bc)) {
-            best = Some((w, b, wer, cer));
-        }
-    }
-    let (w, b, wer, cer) = best.expect("the grid is not empty");
-    println!("best: --lm-weight {w} --word-bonus {b}: WER {wer:.2}%  CER {cer:.2}%");
+    let mut header = false;
+    let report = tune_grid(
+        &post,
+        &alphabet,
+        &lm,
+        &args.weights,
+        &args.bonuses,
+        args.beam,
+        &mut |p: &TunePoint| {
+            if !header {
+                header = true;
+                println!("{:>8} {:>8} {:>8} {:>8}", "weight", "bonus", "WER%", "CER%");
+            }
+            println!("{:>8.2} {:>8.2} {:>8.2} {:>8.2}", p.lm_weight, p.word_bonus, p.wer, p.cer);
+        },
+    )?;
+    let b = report.best;
+    println!(
+        "best: --lm-weight {} --word-bonus {}: WER {:.2}%  CER {:.2}%",
+        b.lm_weight, b.word_bonus, b.wer, b.cer
+    );
     if args.save {
-        save_tuned(&model_path, &dir, &lm_path, &warps, args, (w, b, wer, utts.len()))?;
-    }
-    Ok(())
-}
-
-fn save_tuned(
-    model_path: &Path,
-    dir: &Path,
-    lm_path: &Path,
-    warps: &[f64],
-    args: &TuneArgs,
-    (w, b, wer, n): (f32, f32, f64, usize),
-) -> Result<()> {
-    if !model_path.is_dir() {
-        return Err(Error::Options(format!(
-            "--save needs a model directory (with model.json), not {}",
-            model_path.display()
-        )));
-    }
-    let name = lm_path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .ok_or_else(|| Error::Options(format!("bad LM path {}", lm_path.display())))?;
-    let inside = dir.join(&name);
-    let same = match (inside.canonicalize(), lm_path.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    };
-    if !same {
-        let bytes = std::fs::read(lm_path).map_err(|e| Error::io(lm_path, e))?;
-        write_atomic(&inside, &bytes)?;
-    }
-    let cfg = DecoderConfig {
-        lm: Some(name),
-        lm_weight: w,
-        word_bonus: b,
-        beam: args.beam.max(1),
-        warps: warps.to_vec(),
-        note: format!(
-            "tuned by `hark lm tune` on {} ({n} utterances{}): WER {wer:.2}%",
+        let note = format!(
+            "tuned by `hark lm tune` on {} ({} utterances{}): WER {:.2}%",
             args.data.display(),
-            if warps.len() > 1 { ", with the warp ensemble" } else { "" }
-        ),
-    };
-    cfg.save(dir)?;
-    eprintln!("saved {}", dir.join(crate::runtime::decoder::DECODER_FILE).display());
+            report.utterances,
+            if warps.len() > 1 { ", with the warp ensemble" } else { "" },
+            b.wer
+        );
+        save_tuned(&dir, &lm_path, args.beam, &warps, &b, note)?;
+        eprintln!("saved {}", dir.join(crate::runtime::decoder::DECODER_FILE).display());
+    }
     Ok(())
 }
 

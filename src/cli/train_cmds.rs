@@ -8,21 +8,20 @@ use std::time::Duration;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::ctc::Alphabet;
-use crate::features::{FeatureOptions, Normalization};
-use crate::model::ArchConfig;
-use crate::train::trainer::{
-    self, FinishReason, Start, TrainCommand, TrainEvent, TrainJob, TrainOptions,
-};
+use crate::features::Normalization;
+use crate::train::recipe::{Origin, Recipe};
+use crate::train::trainer::{self, FinishReason, TrainCommand, TrainEvent, TrainJob};
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     /// Labeled data: a folder of x.wav + x.txt pairs, a LibriSpeech folder, a DeepSpeech CSV,
     /// a Common Voice TSV or an LJSpeech metadata.csv (or the folder holding it).
     pub data: PathBuf,
-    /// Run directory: the model (best by validation CER), checkpoints and the log go here.
+    /// Run directory: the model (best by validation CER), checkpoints and the log go here
+    /// [default: a new folder runs/NAME-DATE-TIME]. A folder that holds a run is refused
+    /// unless --resume or --force is given.
     #[arg(long)]
-    pub out: PathBuf,
+    pub out: Option<PathBuf>,
     /// Validation data (same formats); default: a hash-chosen share of DATA (see --val-percent).
     #[arg(long)]
     pub val: Option<PathBuf>,
@@ -30,49 +29,69 @@ pub struct TrainArgs {
     /// fine-tuned model keeps its starting model's name, a new one has none.
     #[arg(long)]
     pub name: Option<String>,
-    /// Percent of DATA held out for validation when --val is not given.
-    #[arg(long, default_value_t = 5.0)]
-    pub val_percent: f64,
-    /// Continue the run in --out from its last checkpoint (same data and settings).
+    /// Percent of DATA held out for validation when --val is not given [default: 5].
     #[arg(long)]
+    pub val_percent: Option<f64>,
+    /// Continue the run in --out from its last checkpoint (same data and settings).
+    #[arg(long, requires = "out")]
     pub resume: bool,
-    /// Fine-tune this model instead of starting from random weights.
+    /// Replace the run already in --out (its model, checkpoint and log are deleted first).
+    /// Without it, a folder holding a run is refused.
+    #[arg(long, conflicts_with = "resume")]
+    pub force: bool,
+    /// Fine-tune this model instead of starting from random weights (its decoder settings and
+    /// word LM are carried into the run folder).
     #[arg(long, conflicts_with = "resume")]
     pub init: Option<PathBuf>,
-    /// Passes over the training data.
-    #[arg(long, default_value_t = 30)]
-    pub epochs: u64,
-    /// Peak learning rate (Adam), reached after the warm-up.
-    #[arg(long, default_value_t = 1e-3)]
-    pub lr: f64,
-    /// Warm-up steps (linear from 0 to --lr).
-    #[arg(long, default_value_t = 200)]
-    pub warmup: u64,
-    /// At most this many utterances per batch.
-    #[arg(long, default_value_t = 16)]
-    pub batch: usize,
-    /// At most this many padded feature frames per batch (100 frames = 1 s).
-    #[arg(long, default_value_t = 8000)]
-    pub batch_frames: usize,
+    /// Passes over the training data [default: 30].
+    #[arg(long)]
+    pub epochs: Option<u64>,
+    /// Peak learning rate (Adam), reached after the warm-up [default: 1e-3 from scratch, 1e-4
+    /// with --init].
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Warm-up steps (linear from 0 to --lr) [default: a fifth of an epoch, at most 200; half
+    /// that with --init].
+    #[arg(long)]
+    pub warmup: Option<u64>,
+    /// At most this many utterances per batch [default: 16].
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// At most this many padded feature frames per batch (100 frames = 1 s) [default: 500 per
+    /// utterance of --batch].
+    #[arg(long)]
+    pub batch_frames: Option<usize>,
     /// LSTM units per direction [default: 256]. With --init, a larger value first widens that
     /// model (new units copy old ones, so it starts out computing the same thing).
     #[arg(long)]
     pub hidden: Option<usize>,
-    /// Bidirectional LSTM layers.
-    #[arg(long, default_value_t = 3)]
-    pub layers: usize,
-    /// Stack this many feature frames and keep every one of them (3 = 30 ms per output frame).
-    #[arg(long, default_value_t = 3)]
-    pub stack: usize,
-    /// Dropout between LSTM layers.
-    #[arg(long, default_value_t = 0.1)]
-    pub dropout: f64,
-    /// Stop after this many epochs without a better validation CER.
-    #[arg(long, default_value_t = 6)]
-    pub patience: u32,
-    /// Write a checkpoint at least every this many minutes.
-    #[arg(long, default_value_t = 10.0)]
-    pub checkpoint_minutes: f64,
+    /// Bidirectional LSTM layers of a new model [default: 3].
+    #[arg(long, conflicts_with = "init")]
+    pub layers: Option<usize>,
+    /// Stack this many feature frames and keep every one of them (3 = 30 ms per output frame)
+    /// [default: 3].
+    #[arg(long, conflicts_with = "init")]
+    pub stack: Option<usize>,
+    /// Dropout between LSTM layers of a new model [default: 0.1].
+    #[arg(long, conflicts_with = "init")]
+    pub dropout: Option<f64>,
+    /// Stop after this many epochs without a better validation CER [default: about 1,200
+    /// updates' worth, 6 to 12 epochs].
+    #[arg(long)]
+    pub patience: Option<u32>,
+    /// Halve the learning rate after this many epochs without a better validation CER, counted
+    /// only after the warm-up and once the model emits text [default: about 600 updates' worth,
+    /// 2 to 5 epochs].
+    #[arg(long)]
+    pub plateau_patience: Option<u32>,
+    /// Feature normalization of a new model: `utterance` (each utterance's own mean and
+    /// variance; removes a recording channel's colouring) or `global` (statistics of the
+    /// training set, stored in the model) [default: utterance].
+    #[arg(long, value_enum, conflicts_with = "init")]
+    pub normalization: Option<NormArg>,
+    /// Write a checkpoint at least every this many minutes [default: 10].
+    #[arg(long)]
+    pub checkpoint_minutes: Option<f64>,
     /// Seed for weights, batch order, dropout and augmentation.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -85,54 +104,84 @@ pub struct TrainArgs {
     pub augment: Option<PathBuf>,
 }
 
+/// `--normalization` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum NormArg {
+    Utterance,
+    Global,
+}
+
+/// Where runs without --out go: `runs/` in the current folder.
+pub fn runs_root() -> PathBuf {
+    PathBuf::from("runs")
+}
+
 impl TrainArgs {
-    /// Resolves the flags into a job (design habit 17: parse, then resolve once).
-    pub fn job(&self) -> crate::Result<TrainJob> {
-        let start = match &self.init {
-            Some(m) => Start::FineTune { model: m.clone(), widen_to: self.hidden },
-            None => {
-                let features = FeatureOptions {
-                    normalization: Normalization::Global,
-                    ..FeatureOptions::default()
-                };
-                let arch = ArchConfig {
-                    hidden: self.hidden.unwrap_or(256),
-                    layers: self.layers,
-                    stack_frames: self.stack,
-                    subsample: self.stack,
-                    dropout: self.dropout,
-                    seed: self.seed,
-                    ..ArchConfig::default()
-                };
-                Start::Scratch { arch, features, alphabet: Alphabet::default() }
-            }
+    /// The recipe these flags ask for (design habit 17: parse, then resolve once); the trainer's
+    /// recipe fills in what was not given.
+    pub fn recipe(&self) -> crate::Result<Recipe> {
+        let origin = match &self.init {
+            Some(m) => Origin::FineTune { model: m.clone(), hidden: self.hidden },
+            None => Origin::Scratch {
+                hidden: self.hidden,
+                layers: self.layers,
+                stack: self.stack,
+                dropout: self.dropout,
+                normalization: self.normalization.map(|n| match n {
+                    NormArg::Utterance => Normalization::Utterance,
+                    NormArg::Global => Normalization::Global,
+                }),
+            },
         };
-        let mut options = TrainOptions {
+        let augment = if self.no_augment {
+            Some(crate::train::augment::AugmentOptions::none())
+        } else {
+            self.augment
+                .as_deref()
+                .map(crate::train::augment::AugmentOptions::from_file)
+                .transpose()?
+        };
+        Ok(Recipe {
+            validation: self.val.clone(),
+            out_dir: self.out.clone(),
+            name: self.name.clone(),
             epochs: self.epochs,
             learning_rate: self.lr,
             warmup_steps: self.warmup,
-            max_batch_size: self.batch,
-            max_batch_frames: self.batch_frames,
+            batch_size: self.batch,
+            batch_frames: self.batch_frames,
             validation_percent: self.val_percent,
+            plateau_patience: self.plateau_patience,
             early_stop_patience: self.patience,
             checkpoint_minutes: self.checkpoint_minutes,
             seed: self.seed,
-            ..TrainOptions::default()
-        };
-        if self.no_augment {
-            options.augment = crate::train::augment::AugmentOptions::none();
-        }
-        if let Some(path) = &self.augment {
-            options.augment = crate::train::augment::AugmentOptions::from_file(path)?;
-        }
-        Ok(TrainJob {
-            data: self.data.clone(),
-            validation: self.val.clone(),
-            out_dir: self.out.clone(),
-            start,
-            options,
-            name: self.name.clone(),
+            augment,
+            replace: self.force,
+            ..Recipe::new(self.data.clone(), origin)
         })
+    }
+
+    /// The job to run: for --resume the one saved in --out (so the flags need not be repeated),
+    /// else the recipe's.
+    pub fn job(&self) -> crate::Result<TrainJob> {
+        if self.resume
+            && let Some(out) = &self.out
+        {
+            let mut job = trainer::saved_job(out)?;
+            job.out_dir = out.clone();
+            // What may change on the way: how long it runs and how often it saves.
+            if let Some(e) = self.epochs {
+                job.options.epochs = e;
+            }
+            if let Some(p) = self.patience {
+                job.options.early_stop_patience = Some(p);
+            }
+            if let Some(m) = self.checkpoint_minutes {
+                job.options.checkpoint_minutes = m;
+            }
+            return Ok(job);
+        }
+        self.recipe()?.job(&runs_root())
     }
 }
 
@@ -148,6 +197,9 @@ pub fn train(args: &TrainArgs) -> ExitCode {
             return ExitCode::from(if e.is_input_error() { 2 } else { 1 });
         }
     };
+    if !args.resume {
+        eprintln!("run folder: {}", job.out_dir.display());
+    }
     let handle = trainer::spawn(job, args.resume, Box::new(|| {}));
     let stop = handle.commander();
     let mut signals = 0u32;
@@ -251,6 +303,22 @@ pub fn train(args: &TrainArgs) -> ExitCode {
                     }
                 });
             }
+            TrainEvent::Warning(w) => bar.suspend(|| eprintln!("warning: {w}")),
+            TrainEvent::DecoderTuned { utterances, lm_weight, word_bonus, wer, carried_wer } => {
+                bar.suspend(|| {
+                    println!(
+                        "decoder re-tuned on {utterances} validation utterances: LM weight \
+                         {lm_weight}, word bonus {word_bonus}: WER {wer:.2}% (carried weights: \
+                         {carried_wer:.2}%)"
+                    )
+                })
+            }
+            TrainEvent::Baseline(b) => bar.suspend(|| {
+                println!(
+                    "before fine-tuning: the starting model on the validation set: CER {:.2}%  WER {:.2}%",
+                    b.val_cer, b.val_wer
+                )
+            }),
             TrainEvent::Checkpoint { .. } | TrainEvent::Paused | TrainEvent::Resumed => {}
             TrainEvent::Error { message, input_error } => failed = Some((message, input_error)),
             TrainEvent::Finished { reason, best_cer, model } => {
@@ -270,7 +338,7 @@ pub fn train(args: &TrainArgs) -> ExitCode {
                     eprintln!(
                         "checkpoint saved; continue with: hark train {} --out {} --resume",
                         args.data.display(),
-                        args.out.display()
+                        model.display()
                     );
                 }
             }

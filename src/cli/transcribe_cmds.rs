@@ -16,21 +16,20 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
-use std::time::Instant;
 
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde_json::json;
 
-use crate::audio::{probe, read_mono_16k};
+use crate::audio::probe;
 use crate::ctc::HotWords;
 use crate::model::Model;
 use crate::runtime::decoder::{DecoderChoice, DecoderSetup, check_warps};
+use crate::runtime::evaluate::evaluate;
 use crate::runtime::export::{self, Format};
 use crate::runtime::transcribe::{Transcriber, Transcript};
 use crate::train::data::scan_dataset;
-use crate::train::metrics::{ErrorRates, char_edits, word_edits};
 use crate::util::write_atomic;
 use crate::{Error, Result};
 
@@ -212,6 +211,11 @@ pub struct EvalArgs {
     /// Also write the results (totals and every utterance) as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Store the result in the model's record under this name (e.g. "held-out TTS voices"), so
+    /// the app shows it with what it was measured on; a result of the same name is replaced.
+    /// Use data the model was not trained or tuned on.
+    #[arg(long, value_name = "SET")]
+    pub record: Option<String>,
 }
 
 /// The model path to load: `given`, else the shipped default model
@@ -403,31 +407,34 @@ pub fn transcribe(args: &TranscribeArgs) -> ExitCode {
     }
 }
 
-/// One scored utterance of `hark eval`.
-struct Scored {
-    id: String,
-    audio: PathBuf,
-    reference: String,
-    hypothesis: Option<String>,
-    error: Option<String>,
-    duration_s: f64,
-    cer: f64,
-    wer: f64,
-}
-
-/// Process CPU seconds (user + system) so far, from `/proc/self/stat` (Linux; `None` elsewhere).
-fn process_cpu_s() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the parenthesized command name; utime and stime are fields 14 and 15, in
-    // USER_HZ = 100 ticks per second on Linux.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
-    Some(ticks as f64 / 100.0)
-}
-
-fn rate(edits: usize, n: usize) -> f64 {
-    if n == 0 { if edits == 0 { 0.0 } else { f64::INFINITY } } else { edits as f64 / n as f64 }
+/// Stores an evaluation in the model's record (model.json, atomically), so the app shows the
+/// accuracy together with what it was measured on.
+fn record_evaluation(
+    args: &DecoderArgs,
+    set: &str,
+    tr: &Transcriber,
+    rates: &crate::train::metrics::ErrorRates,
+) -> Result<()> {
+    let path = resolve_model_path(args.model.as_deref())?;
+    let paths = crate::model::ModelPaths::resolve(&path);
+    let mut cfg: crate::model::ModelConfig = crate::model::file::load_config(&paths.config)?;
+    let setup = crate::runtime::decoder::DecoderSetup {
+        beam: tr.beam.clone(),
+        lm: tr.lm.clone(),
+        lm_path: tr.lm_path.clone(),
+        warps: tr.warps.clone(),
+    };
+    cfg.training.evaluations.retain(|e| e.set != set);
+    cfg.training.evaluations.push(crate::model::Evaluation {
+        set: set.to_string(),
+        utterances: rates.utterances,
+        cer: 100.0 * rates.cer().unwrap_or(0.0),
+        wer: 100.0 * rates.wer().unwrap_or(0.0),
+        decoding: setup.describe(),
+    });
+    crate::model::file::save_config(&paths.config, &cfg)?;
+    eprintln!("recorded in {} as \"{set}\"", paths.config.display());
+    Ok(())
 }
 
 /// `hark eval`: transcribes every utterance of a labeled folder and scores it (corpus WER/CER as
@@ -461,64 +468,25 @@ fn eval_inner(args: &EvalArgs) -> Result<ExitCode> {
     }
     let total_ms: u64 = ds.utterances.iter().map(|u| (u.duration_s * 1000.0) as u64).sum();
     let pb = bar(total_ms, "{spinner} evaluating [{bar:40}] {percent:>3}% eta {eta}");
-    let cpu0 = process_cpu_s();
-    let wall0 = Instant::now();
-    let scored: Vec<(Scored, f64)> = ds
-        .utterances
-        .par_iter()
-        .map(|u| {
-            let t0 = Instant::now();
-            let r = read_mono_16k(&u.audio).and_then(|s| {
-                let t = tr.transcribe_samples(&s)?;
-                Ok((t.text(), s.len() as f64 / crate::SAMPLE_RATE_HZ as f64))
-            });
-            let busy = t0.elapsed().as_secs_f64();
-            if let Some(b) = &pb {
-                b.inc((u.duration_s * 1000.0) as u64);
-            }
-            let (hypothesis, error, duration_s) = match r {
-                Ok((h, d)) => (Some(h), None, d),
-                Err(e) => (None, Some(e.to_string()), u.duration_s),
-            };
-            let h = hypothesis.as_deref().unwrap_or("");
-            let (c, w) = (char_edits(&u.text, h), word_edits(&u.text, h));
-            let s = Scored {
-                id: u.id.clone(),
-                audio: u.audio.clone(),
-                reference: u.text.clone(),
-                error,
-                duration_s,
-                cer: rate(c.errors(), c.reference_len()),
-                wer: rate(w.errors(), w.reference_len()),
-                hypothesis,
-            };
-            (s, busy)
-        })
-        .collect();
-    let wall = wall0.elapsed().as_secs_f64();
-    // Decode CPU time: the process's CPU time over the decoding phase where /proc tells it, else
-    // the summed busy time of the worker tasks (equal when the cores are not oversubscribed).
-    let busy_sum: f64 = scored.iter().map(|(_, b)| b).sum();
-    let cpu = match (cpu0, process_cpu_s()) {
-        (Some(a), Some(b)) if b > a => b - a,
-        _ => busy_sum,
-    };
+    let report = evaluate(&tr, &ds.utterances, &|ms| {
+        if let Some(b) = &pb {
+            b.inc(ms);
+        }
+    });
     if let Some(b) = pb {
         b.finish_and_clear();
     }
-    let scored: Vec<Scored> = scored.into_iter().map(|(s, _)| s).collect();
-
-    let mut rates = ErrorRates::new();
+    let (wall, cpu, rtf, audio_s) =
+        (report.wall_s, report.cpu_s, report.real_time_factor(), report.audio_s);
+    let scored = &report.scored;
     let mut failed = 0;
-    for s in &scored {
+    for s in scored {
         if let Some(e) = &s.error {
             eprintln!("hark eval: {}: {e} (scored as an empty hypothesis)", s.id);
             failed += 1;
         }
-        rates.add(&s.reference, s.hypothesis.as_deref().unwrap_or(""));
     }
-    let audio_s: f64 = scored.iter().map(|s| s.duration_s).sum();
-    let rtf = if audio_s > 0.0 { cpu / audio_s } else { 0.0 };
+    let rates = &report.rates;
     let pct = |r: Option<f64>| r.map_or("n/a".to_string(), |v| format!("{:.2}%", 100.0 * v));
     let (w, c) = (rates.words, rates.chars);
     println!("utterances: {} ({:.1} s of audio)", rates.utterances, audio_s);
@@ -596,6 +564,9 @@ fn eval_inner(args: &EvalArgs) -> Result<ExitCode> {
         text.push('\n');
         write_atomic(path, text.as_bytes())?;
     }
+    if let Some(set) = &args.record {
+        record_evaluation(&args.decoder, set, &tr, rates)?;
+    }
     Ok(if failed > 0 { ExitCode::from(2) } else { ExitCode::SUCCESS })
 }
 
@@ -621,12 +592,5 @@ mod tests {
     fn out_paths_use_the_stem() {
         let p = out_path(Path::new("out"), Path::new("a/b/talk.mp3"), Format::Srt);
         assert_eq!(p, PathBuf::from("out/talk.srt"));
-    }
-
-    #[test]
-    fn rates_of_empty_references() {
-        assert_eq!(rate(0, 0), 0.0);
-        assert_eq!(rate(2, 0), f64::INFINITY);
-        assert_eq!(rate(1, 4), 0.25);
     }
 }

@@ -166,7 +166,7 @@ impl FilesTab {
                 }
                 let total_s = crate::audio::probe(&job.path).ok().and_then(|i| i.duration_s);
                 send(FileEvent::Started { id: job.id, total_s });
-                let mut t = Transcriber::new((*job.model).clone());
+                let mut t = Transcriber::new(job.model.clone());
                 t.set_decoder(job.decoder);
                 let mut last = 0.0;
                 let result = t.transcribe_file(&job.path, &mut |s| {

@@ -431,11 +431,7 @@ fn start_worker(
     file: Option<PathBuf>,
     notify: Notify,
 ) -> Started {
-    let opts = RecognizerOptions {
-        beam: decoder.beam,
-        final_warps: decoder.warps,
-        ..RecognizerOptions::default()
-    };
+    let opts = RecognizerOptions::for_decoder(&decoder);
     let recognizer = Recognizer::new(model, decoder.lm, opts)?;
     let (tx, rx) = mpsc::channel::<CaptureEvent>();
     let (env_tx, env_rx) = mpsc::channel();

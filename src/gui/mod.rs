@@ -183,23 +183,40 @@ impl CurrentModel {
     }
 
     /// A one-line description for the status bar.
-    pub fn summary(&self) -> String {
+    pub fn summary(&self, decoding: &str) -> String {
         if let Some((p, _)) = &self.loading {
             return format!("Loading model {} …", p.display());
         }
         match (&self.model, &self.path) {
             (Some(m), Some(p)) => {
                 let name = if m.config.name.is_empty() { "unnamed" } else { &m.config.name };
-                let cer = m
-                    .config
-                    .training
-                    .val_cer
-                    .map(|c| format!(", validation CER {c:.1} %"))
-                    .unwrap_or_default();
-                format!("Model: {name} ({}){cer}", p.display())
+                format!(
+                    "Model: {name} ({}){}",
+                    p.display(),
+                    accuracy_summary(&m.config.training, decoding)
+                )
             }
             _ => "No model loaded".into(),
         }
+    }
+}
+
+/// The accuracy a model's record shows, saying what it was measured on: the newest measurement
+/// on data the training never saw if there is one, else the validation figure labelled as such.
+pub fn accuracy_summary(t: &crate::model::TrainingInfo, decoding: &str) -> String {
+    // The measurement made with the decoding in use, else the newest one (saying how it decoded).
+    let same = t.evaluations.iter().rev().find(|e| e.decoding == decoding);
+    if let Some(e) = same.or(t.evaluations.last()) {
+        let set = e.set.split(':').next().unwrap_or(&e.set);
+        let how = if same.is_some() { String::new() } else { format!(", {}", e.decoding) };
+        return format!(", CER {:.1} % / WER {:.1} % on {set}{how}", e.cer, e.wer);
+    }
+    match t.val_cer {
+        Some(c) if t.validation.contains("training data") || t.validation.is_empty() => {
+            format!(", validation CER {c:.1} % (voices in the training data)")
+        }
+        Some(c) => format!(", validation CER {c:.1} % ({})", t.validation),
+        None => String::new(),
     }
 }
 
@@ -256,9 +273,14 @@ impl Shared {
             "The current model has no word language model (no lm in its decoder.json).".to_string()
         };
         ui.add_enabled_ui(has_lm, |ui| {
-            ui.checkbox(&mut self.use_lm, label)
-                .on_hover_text(&hover)
-                .on_disabled_hover_text(&hover);
+            if has_lm {
+                ui.checkbox(&mut self.use_lm, label).on_hover_text(&hover);
+            } else {
+                // Nothing to switch on: shown unticked (the persisted choice is kept for the
+                // next model that has one).
+                ui.checkbox(&mut false, format!("{label}: this model has none"))
+                    .on_disabled_hover_text(&hover);
+            }
         });
     }
 }
@@ -410,7 +432,11 @@ impl HarkApp {
         });
         egui::Panel::bottom("status").show(ui, |ui| {
             ui.horizontal(|ui| {
-                ui.label(self.shared.model.summary());
+                ui.label(self.shared.model.summary(&self.shared.decoding().describe()));
+                if self.shared.model.model.is_some() {
+                    ui.separator();
+                    ui.label(format!("Decoding: {}", self.shared.decoding().describe()));
+                }
                 if let Some(s) = self.train.status_line() {
                     ui.separator();
                     ui.label(s);

@@ -115,13 +115,41 @@ impl ModelsTab {
                     format!("{} epochs, {} steps, {}", t.epochs, t.steps, worker::eta(t.seconds)),
                 );
                 let pct = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.2} %"));
-                row("Validation CER", pct(t.val_cer));
-                row("Validation WER", pct(t.val_wer));
+                for e in &t.evaluations {
+                    row(
+                        "Measured on",
+                        format!(
+                            "{} ({} utterances): CER {:.2} %, WER {:.2} % — {}",
+                            e.set, e.utterances, e.cer, e.wer, e.decoding
+                        ),
+                    );
+                }
+                row(
+                    "Validated on",
+                    if t.validation.is_empty() {
+                        "held-out utterances of the training data (voices in the training data)"
+                            .to_string()
+                    } else {
+                        t.validation.clone()
+                    },
+                );
+                row("Validation CER (greedy)", pct(t.val_cer));
+                row("Validation WER (greedy)", pct(t.val_wer));
+                if let Some(b) = t.start_val_cer {
+                    row(
+                        "Before fine-tuning",
+                        format!(
+                            "the starting model on the same validation set: CER {b:.2} %, WER {}",
+                            pct(t.start_val_wer)
+                        ),
+                    );
+                }
                 row("Validation loss", t.val_loss.map_or("—".into(), |v| format!("{v:.3}")));
                 if !t.hark_version.is_empty() {
                     row("Made by", format!("Hark {}", t.hark_version));
                 }
                 row("Decoding (shipped)", shared.model.decoder.describe());
+                row("Decoding in use", shared.decoding().describe());
             },
         );
         ui.separator();

@@ -359,22 +359,33 @@ impl RecordTab {
         ui.separator();
         ui.horizontal(|ui| {
             ui.label(format!("{} recording(s) in the folder.", self.saved));
-            let enough = self.saved > 0 && !train.is_running();
-            if ui
+            let need = crate::train::recipe::VOICE_MIN_RECORDINGS;
+            let model = shared.model.path.clone().filter(|_| shared.model.model.is_some());
+            let enough = self.saved >= need && model.is_some() && !train.is_running();
+            let button = ui
                 .add_enabled(enough, egui::Button::new("Fine-tune the current model on them"))
-                .on_hover_text(
-                    "Starts training in the Train tab from the current model, on this folder.",
-                )
-                .clicked()
+                .on_hover_text(format!(
+                    "Starts training in the Train tab from the current model on this folder \
+                     (fine-tuning rate 1e-4, {} epochs, a fifth of the recordings held out to \
+                     measure before and after; a new run folder).",
+                    crate::train::recipe::VOICE_EPOCHS
+                ))
+                .on_disabled_hover_text(format!(
+                    "Needs at least {need} recordings (a fifth of them measure the result) and a \
+                     loaded model."
+                ));
+            if self.saved < need {
+                ui.weak(format!("{} more to fine-tune", need - self.saved));
+            }
+            if button.clicked()
+                && let Some(model) = model
             {
+                let folder = std::path::PathBuf::from(&self.settings.folder);
+                let recipe = crate::train::recipe::voice_adaptation(&folder, &model);
                 train.settings.data = self.settings.folder.clone();
                 train.settings.validation.clear();
-                train.settings.out_dir.clear();
                 train.settings.start = StartFrom::FineTune;
-                train.settings.epochs = train.settings.epochs.min(10);
-                train.settings.learning_rate = 1e-4;
-                train.settings.validation_percent = 10.0;
-                train.start(shared);
+                train.start_recipe(&recipe, shared);
                 shared.goto = Some(Tab::Train);
             }
         });

@@ -10,15 +10,24 @@ use serde::{Deserialize, Serialize};
 
 use super::worker::{self, Pick, Task};
 use super::{Shared, error_box, path_field, path_of};
-use crate::ctc::Alphabet;
-use crate::features::{FeatureOptions, Normalization};
-use crate::model::{ArchConfig, ModelConfig};
+use crate::model::ModelConfig;
 use crate::train::augment::AugmentOptions;
 use crate::train::data::{Dataset, DatasetReport, scan_dataset};
+use crate::train::recipe::{self, Origin, Recipe};
 use crate::train::trainer::{
     self, FinishReason, Sample, Start, TrainCommand, TrainEvent, TrainJob, TrainOptions,
     TrainerHandle,
 };
+
+/// The Train tab's augmentation choice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum AugmentChoice {
+    /// Off for a small folder, on from [`recipe::AUTO_AUGMENT_MIN_HOURS`] of audio.
+    #[default]
+    Auto,
+    On,
+    Off,
+}
 
 /// Where a run's weights start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -38,12 +47,14 @@ pub struct TrainSettings {
     pub out_dir: String,
     pub start: StartFrom,
     pub epochs: u64,
-    pub learning_rate: f64,
+    /// The peak learning rate when set; `None` = the recipe's (1e-3 from scratch, 1e-4
+    /// fine-tuning).
+    pub learning_rate_override: Option<f64>,
     pub batch_size: usize,
     pub hidden: usize,
     pub layers: usize,
     pub validation_percent: f64,
-    pub augment: bool,
+    pub augmentation: AugmentChoice,
     pub seed: u64,
     /// Name for the trained model ("" = the starting model's, none for a new one).
     pub name: String,
@@ -58,12 +69,12 @@ impl Default for TrainSettings {
             out_dir: String::new(),
             start: StartFrom::Scratch,
             epochs: t.epochs,
-            learning_rate: t.learning_rate,
+            learning_rate_override: None,
             batch_size: t.max_batch_size,
-            hidden: 256,
-            layers: 3,
+            hidden: recipe::HIDDEN,
+            layers: recipe::LAYERS,
             validation_percent: t.validation_percent,
-            augment: true,
+            augmentation: AugmentChoice::Auto,
             seed: 1,
             name: String::new(),
         }
@@ -71,34 +82,37 @@ impl Default for TrainSettings {
 }
 
 impl TrainSettings {
-    /// Features and architecture of a run from scratch (the CLI's defaults: 3 stacked frames).
-    fn scratch_config(&self) -> (ArchConfig, FeatureOptions) {
-        let features =
-            FeatureOptions { normalization: Normalization::Global, ..FeatureOptions::default() };
-        let arch = ArchConfig {
-            hidden: self.hidden,
-            layers: self.layers,
-            stack_frames: 3,
-            subsample: 3,
-            dropout: if self.layers > 1 { 0.1 } else { 0.0 },
-            seed: self.seed,
-            ..ArchConfig::default()
+    /// The recipe these settings ask for (the trainer's recipe fills in the rest, as for the
+    /// CLI). `model` is the loaded model, for fine-tuning.
+    pub fn recipe(&self, data: PathBuf, model: Option<&Path>) -> Option<Recipe> {
+        let origin = match self.start {
+            StartFrom::Scratch => Origin::Scratch {
+                hidden: Some(self.hidden),
+                layers: Some(self.layers),
+                stack: None,
+                dropout: None,
+                normalization: None,
+            },
+            StartFrom::FineTune => {
+                Origin::FineTune { model: model?.to_path_buf(), hidden: Some(self.hidden) }
+            }
         };
-        (arch, features)
-    }
-
-    fn options(&self) -> TrainOptions {
-        TrainOptions {
-            epochs: self.epochs,
-            learning_rate: self.learning_rate,
-            max_batch_size: self.batch_size,
-            max_batch_frames: self.batch_size * 500,
-            warmup_steps: if self.start == StartFrom::FineTune { 0 } else { 200 },
-            validation_percent: self.validation_percent,
+        Some(Recipe {
+            validation: path_of(&self.validation),
+            out_dir: path_of(&self.out_dir),
+            name: Some(self.name.clone()),
+            epochs: Some(self.epochs),
+            learning_rate: self.learning_rate_override,
+            batch_size: Some(self.batch_size),
+            validation_percent: Some(self.validation_percent),
             seed: self.seed,
-            augment: if self.augment { AugmentOptions::default() } else { AugmentOptions::none() },
-            ..TrainOptions::default()
-        }
+            augment: match self.augmentation {
+                AugmentChoice::Auto => None,
+                AugmentChoice::On => Some(AugmentOptions::default()),
+                AugmentChoice::Off => Some(AugmentOptions::none()),
+            },
+            ..Recipe::new(data, origin)
+        })
     }
 }
 
@@ -166,6 +180,28 @@ pub struct TrainTab {
     pub error: Option<String>,
     /// The current run's directory.
     pub run_dir: Option<PathBuf>,
+    /// A start that waits for the answer to "replace the run in that folder?".
+    pending: Option<PendingStart>,
+    /// The trainer's warnings of this run (e.g. a validation set too small to mean much).
+    pub warnings: Vec<String>,
+    /// A fine-tune's starting model on the validation set.
+    pub baseline: Option<trainer::Baseline>,
+    /// What the validation figures are measured on.
+    pub validation_label: String,
+}
+
+/// A run that would replace another, and what is there.
+struct PendingStart {
+    job: TrainJob,
+    what: String,
+}
+
+/// Answers to "replace the run in that folder?".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplaceAnswer {
+    Replace,
+    NewFolder,
+    Cancel,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -192,6 +228,10 @@ impl TrainTab {
             status: "Idle".into(),
             error: None,
             run_dir: None,
+            pending: None,
+            warnings: Vec::new(),
+            baseline: None,
+            validation_label: String::new(),
         }
     }
 
@@ -230,9 +270,14 @@ impl TrainTab {
                 }
             },
             StartFrom::Scratch => {
-                let (arch, features) = self.settings.scratch_config();
-                let c = ModelConfig::new(arch, features, Alphabet::default());
-                (Alphabet::default(), c.output_frames_per_second())
+                let recipe = self.settings.recipe(data.clone(), None).expect("scratch recipe");
+                let fps = match recipe.job(&runs_root()).map(|j| j.start) {
+                    Ok(Start::Scratch { arch, features, alphabet }) => {
+                        ModelConfig::new(arch, features, alphabet).output_frames_per_second()
+                    }
+                    _ => 100.0 / recipe::STACK as f64,
+                };
+                (crate::ctc::Alphabet::default(), fps)
             }
         };
         self.error = None;
@@ -245,7 +290,9 @@ impl TrainTab {
         }));
     }
 
-    /// Starts a new run with the current settings.
+    /// Starts a new run with the current settings. A run folder that already holds a run is
+    /// never written into without asking: the tab shows the question ([`Self::replace_question`])
+    /// and starts only after "Replace it" (or in a new folder after "Use a new folder").
     pub fn start(&mut self, shared: &mut Shared) {
         if self.is_running() {
             return;
@@ -254,45 +301,67 @@ impl TrainTab {
             self.error = Some("Choose a labeled folder first.".into());
             return;
         };
-        let start = match self.settings.start {
-            StartFrom::Scratch => {
-                let (arch, features) = self.settings.scratch_config();
-                Start::Scratch { arch, features, alphabet: Alphabet::default() }
-            }
-            StartFrom::FineTune => match (&shared.model.path, &shared.model.model) {
-                (Some(p), Some(m)) => {
-                    let hidden = self.settings.hidden;
-                    let widen_to = (hidden > m.config.arch.hidden).then_some(hidden);
-                    Start::FineTune { model: p.clone(), widen_to }
-                }
-                _ => {
-                    self.error = Some(
-                        "Fine-tuning needs a loaded model: choose one in the Models tab.".into(),
-                    );
-                    return;
-                }
-            },
-        };
-        let out_dir = match path_of(&self.settings.out_dir) {
-            Some(p) => p,
-            None => {
-                let p = default_run_dir();
-                self.settings.out_dir = p.display().to_string();
-                p
-            }
-        };
-        let job = TrainJob {
-            data,
-            validation: path_of(&self.settings.validation),
-            out_dir,
-            start,
-            options: self.settings.options(),
-            name: Some(self.settings.name.clone()),
-        };
-        if let Err(e) = job.options.validate() {
-            self.error = Some(format!("Check the settings: {e}"));
+        let model = shared.model.path.clone().filter(|_| shared.model.model.is_some());
+        if self.settings.start == StartFrom::FineTune && model.is_none() {
+            self.error =
+                Some("Fine-tuning needs a loaded model: choose one in the Models tab.".into());
             return;
         }
+        let Some(recipe) = self.settings.recipe(data, model.as_deref()) else { return };
+        let job = match recipe.job(&runs_root()) {
+            Ok(job) => job,
+            Err(e) => {
+                self.error = Some(format!("Check the settings: {e}"));
+                return;
+            }
+        };
+        self.start_job(job, shared);
+    }
+
+    /// Starts `recipe` (the Record tab's voice fine-tune), asking first as [`Self::start`] does.
+    pub fn start_recipe(&mut self, recipe: &Recipe, shared: &mut Shared) {
+        if self.is_running() {
+            return;
+        }
+        match recipe.job(&runs_root()) {
+            Ok(job) => self.start_job(job, shared),
+            Err(e) => self.error = Some(format!("Check the settings: {e}")),
+        }
+    }
+
+    fn start_job(&mut self, job: TrainJob, shared: &mut Shared) {
+        if let Some(what) = trainer::describe_existing_run(&job.out_dir) {
+            self.pending = Some(PendingStart { job, what });
+            return;
+        }
+        self.settings.out_dir = job.out_dir.display().to_string();
+        self.launch(job, false, shared);
+    }
+
+    /// The question asked before a run would replace one (`None` when nothing is asked).
+    pub fn replace_question(&self) -> Option<&str> {
+        self.pending.as_ref().map(|p| p.what.as_str())
+    }
+
+    /// Answers the question: `Replace` starts the run over the old one, `NewFolder` starts it
+    /// in a fresh folder, `Cancel` starts nothing.
+    pub fn answer_replace(&mut self, answer: ReplaceAnswer, shared: &mut Shared) {
+        let Some(PendingStart { mut job, .. }) = self.pending.take() else { return };
+        match answer {
+            ReplaceAnswer::Cancel => return,
+            ReplaceAnswer::Replace => job.replace = true,
+            ReplaceAnswer::NewFolder => {
+                // Beside the folder that was chosen, named after it and the date.
+                let label = job.out_dir.file_name().map(|n| n.to_string_lossy().into_owned());
+                let root = job.out_dir.parent().map_or_else(runs_root, Path::to_path_buf);
+                job.out_dir = recipe::fresh_run_dir(
+                    &root,
+                    label.as_deref().unwrap_or("model"),
+                    crate::util::unix_now_s(),
+                );
+            }
+        }
+        self.settings.out_dir = job.out_dir.display().to_string();
         self.launch(job, false, shared);
     }
 
@@ -317,6 +386,9 @@ impl TrainTab {
         self.log.clear();
         self.finished_model = None;
         self.error = None;
+        self.warnings.clear();
+        self.baseline = None;
+        self.validation_label.clear();
         self.run_dir = Some(job.out_dir.clone());
         self.log.push(format!("Run folder: {}", job.out_dir.display()));
         self.status = "Reading the data …".into();
@@ -392,7 +464,34 @@ impl TrainTab {
     /// Applies one event; true when the run is over.
     pub fn apply(&mut self, ev: TrainEvent) -> bool {
         match ev {
+            TrainEvent::DecoderTuned { utterances, lm_weight, word_bonus, wer, carried_wer } => {
+                self.log.push(format!(
+                    "Decoder re-tuned on {utterances} validation utterances: LM weight \
+                     {lm_weight}, word bonus {word_bonus}, WER {wer:.1} % (carried weights \
+                     {carried_wer:.1} %)"
+                ));
+            }
+            TrainEvent::Warning(w) => {
+                self.log.push(format!("Warning: {w}"));
+                self.warnings.push(w);
+            }
+            TrainEvent::Baseline(b) => {
+                self.log.push(format!(
+                    "Before fine-tuning: the starting model scores CER {:.1} %, WER {:.1} % on \
+                     the validation set",
+                    b.val_cer, b.val_wer
+                ));
+                self.baseline = Some(b);
+            }
             TrainEvent::Dataset { train, validation, train_utterances, validation_utterances } => {
+                self.validation_label = if validation.is_some() {
+                    format!("{validation_utterances} utterances of the validation folder")
+                } else {
+                    format!(
+                        "{validation_utterances} held-out utterances of the training data \
+                         (voices in the training data, not new voices)"
+                    )
+                };
                 self.log.push(format!(
                     "Data: {train_utterances} utterances for training, {validation_utterances} \
                      for validation"
@@ -514,6 +613,27 @@ impl TrainTab {
 
     pub fn ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
         error_box(ui, &mut self.error);
+        if let Some(what) = self.replace_question().map(str::to_owned) {
+            let mut answer = None;
+            egui::Frame::group(ui.style()).show(ui, |ui| {
+                ui.colored_label(ui.visuals().warn_fg_color, format!("{what}."));
+                ui.label("Starting this run there would replace it. What should happen?");
+                ui.horizontal(|ui| {
+                    if ui.button("Use a new folder").clicked() {
+                        answer = Some(ReplaceAnswer::NewFolder);
+                    }
+                    if ui.button("Replace it").clicked() {
+                        answer = Some(ReplaceAnswer::Replace);
+                    }
+                    if ui.button("Cancel").clicked() {
+                        answer = Some(ReplaceAnswer::Cancel);
+                    }
+                });
+            });
+            if let Some(a) = answer {
+                self.answer_replace(a, shared);
+            }
+        }
         let running = self.is_running();
         egui::ScrollArea::vertical().id_salt("train-scroll").show(ui, |ui| {
             ui.add_enabled_ui(!running, |ui| self.setup_ui(ui, shared));
@@ -606,11 +726,33 @@ impl TrainTab {
         egui::Grid::new("hyper").num_columns(4).spacing([16.0, 4.0]).show(ui, |ui| {
             let l = ui.label("Epochs").on_hover_text("Passes over the training data.");
             ui.add(egui::DragValue::new(&mut s.epochs).range(1..=1000)).labelled_by(l.id);
-            let l = ui
-                .label("Learning rate")
-                .on_hover_text("Peak Adam step size; 1e-3 from scratch, 1e-4 for fine-tuning.");
-            ui.add(egui::DragValue::new(&mut s.learning_rate).speed(1e-5).range(1e-6..=0.1))
-                .labelled_by(l.id);
+            let l = ui.label("Learning rate").on_hover_text(
+                "Peak Adam step size. Auto: 1e-3 from scratch, 1e-4 for fine-tuning (a model \
+                 that already works needs small steps).",
+            );
+            ui.horizontal(|ui| {
+                let mut auto = s.learning_rate_override.is_none();
+                if ui.checkbox(&mut auto, "auto").changed() {
+                    s.learning_rate_override = if auto {
+                        None
+                    } else {
+                        Some(if s.start == StartFrom::FineTune {
+                            recipe::FINE_TUNE_LEARNING_RATE
+                        } else {
+                            recipe::SCRATCH_LEARNING_RATE
+                        })
+                    };
+                }
+                match &mut s.learning_rate_override {
+                    Some(lr) => {
+                        ui.add(egui::DragValue::new(lr).speed(1e-5).range(1e-6..=0.1))
+                            .labelled_by(l.id);
+                    }
+                    None => {
+                        ui.weak(if s.start == StartFrom::FineTune { "1e-4" } else { "1e-3" });
+                    }
+                }
+            });
             ui.end_row();
             let l =
                 ui.label("Batch size").on_hover_text("Utterances per optimizer step (at most).");
@@ -638,7 +780,16 @@ impl TrainTab {
                 "Random speed changes, noise and SpecAugment masks: better on new voices, slower \
                  to converge.",
             );
-            ui.checkbox(&mut s.augment, "on");
+            ui.horizontal(|ui| {
+                ui.radio_value(&mut s.augmentation, AugmentChoice::Auto, "auto").on_hover_text(
+                    format!(
+                        "Off below {} h of audio (it stalls small runs), on above.",
+                        recipe::AUTO_AUGMENT_MIN_HOURS
+                    ),
+                );
+                ui.radio_value(&mut s.augmentation, AugmentChoice::On, "on");
+                ui.radio_value(&mut s.augmentation, AugmentChoice::Off, "off");
+            });
             let l = ui.label("Seed").on_hover_text("Same seed and data = the same run.");
             ui.add(egui::DragValue::new(&mut s.seed)).labelled_by(l.id);
             ui.end_row();
@@ -712,6 +863,21 @@ impl TrainTab {
     }
 
     fn plots_ui(&mut self, ui: &mut egui::Ui) {
+        for w in &self.warnings {
+            ui.colored_label(ui.visuals().warn_fg_color, format!("Warning: {w}"));
+        }
+        if !self.validation_label.is_empty() {
+            let mut line = format!("Validation: {}", self.validation_label);
+            if let Some(b) = &self.baseline {
+                let now = self.curves.cer.iter().map(|p| p[1]).reduce(f64::min);
+                line += &format!(
+                    ". Starting model: CER {:.1} %{}",
+                    b.val_cer,
+                    now.map(|n| format!(" → best so far {n:.1} %")).unwrap_or_default()
+                );
+            }
+            ui.label(line);
+        }
         let c = &self.curves;
         ui.horizontal(|ui| {
             ui.strong("Loss");
@@ -753,7 +919,11 @@ impl TrainTab {
                 p.line(Line::new("validation", c.val_loss.clone()).width(2.0));
                 p.points(Points::new("validation", c.val_loss.clone()).radius(3.0));
             });
+            let baseline = self.baseline.clone();
             plot("rates", "epoch", "%").show(ui, |p| {
+                if let Some(b) = &baseline {
+                    p.hline(egui_plot::HLine::new("CER before fine-tuning", b.val_cer).width(1.0));
+                }
                 p.line(Line::new("CER", c.cer.clone()).width(2.0));
                 p.points(Points::new("CER", c.cer.clone()).radius(3.0));
                 p.line(Line::new("WER", c.wer.clone()).width(2.0));
@@ -810,15 +980,10 @@ fn report_ui(ui: &mut egui::Ui, title: &str, r: &DatasetReport) {
 }
 
 /// A new, dated run folder under the app's data directory.
-fn default_run_dir() -> PathBuf {
-    let base = eframe::storage_dir("Hark")
-        .unwrap_or_else(|| std::env::temp_dir().join("hark"))
-        .join("runs");
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    base.join(format!("run-{secs}"))
+/// Where the app's runs go when no folder is chosen: a folder per run, named after the model
+/// and the date ([`recipe::fresh_run_dir`]).
+pub fn runs_root() -> PathBuf {
+    eframe::storage_dir("Hark").unwrap_or_else(|| std::env::temp_dir().join("hark")).join("runs")
 }
 
 /// The message for a file dialog that could not open.

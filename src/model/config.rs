@@ -52,9 +52,36 @@ pub struct TrainingInfo {
     pub val_cer: Option<f64>,
     pub val_wer: Option<f64>,
     pub val_loss: Option<f64>,
+    /// What the validation figures were measured on, for people: e.g. "60 held-out utterances
+    /// of the training data (voices in the training data)" (empty in older files).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub validation: String,
+    /// A fine-tune's starting model on the same validation set (the "before").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_val_cer: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_val_wer: Option<f64>,
+    /// Measurements on data the training never saw (e.g. new voices), newest last; written by
+    /// `hark eval --record`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evaluations: Vec<Evaluation>,
     /// Seconds since the Unix epoch when these weights were saved.
     pub saved_unix_s: u64,
     pub hark_version: String,
+}
+
+/// One accuracy measurement of a model on a named test set.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Evaluation {
+    /// What the set is, for people ("held-out TTS voices, 600 utterances").
+    pub set: String,
+    pub utterances: usize,
+    /// CER and WER in percent.
+    pub cer: f64,
+    pub wer: f64,
+    /// The decoding measured ("greedy", "beam 128, word LM lm.arpa …").
+    pub decoding: String,
 }
 
 /// One earlier training run of a fine-tuned model.

@@ -16,7 +16,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 pub use acoustic::{AcousticModel, ArchConfig};
-pub use config::{ModelConfig, TrainingInfo, TrainingStage};
+pub use config::{Evaluation, ModelConfig, TrainingInfo, TrainingStage};
 pub use file::ModelPaths;
 
 use crate::Result;

@@ -460,6 +460,11 @@ impl LrSchedule {
         }
     }
 
+    /// True while update `step` (0-based) is still in the linear warm-up.
+    pub fn in_warmup(&self, step: u64) -> bool {
+        step < self.config.warmup_steps
+    }
+
     /// The post-warm-up learning rate now.
     pub fn plateau_lr(&self) -> f64 {
         self.plateau_lr
@@ -552,6 +557,20 @@ impl EarlyStopping {
     }
     pub fn bad_count(&self) -> u32 {
         self.bad
+    }
+
+    /// Records a validation result that may improve the best but never counts against the
+    /// patience (the trainer passes results from before the model could be judged: still in
+    /// warm-up, or not yet emitting any text). Returns `Improved` or `Continue`.
+    pub fn observe_grace(&mut self, metric: f64) -> EarlyStop {
+        let bad = self.bad;
+        match self.observe(metric) {
+            EarlyStop::Improved => EarlyStop::Improved,
+            _ => {
+                self.bad = bad;
+                EarlyStop::Continue { bad }
+            }
+        }
     }
 
     /// Records one validation result. NaN never improves.

@@ -3,6 +3,7 @@
 
 pub mod decoder;
 pub mod endpoint;
+pub mod evaluate;
 pub mod export;
 pub mod messages;
 pub mod recognizer;

@@ -103,6 +103,16 @@ impl Default for RecognizerOptions {
 }
 
 impl RecognizerOptions {
+    /// The live defaults decoding as `setup` says (its beam settings, and its warp ensemble for
+    /// finals): the one way the app and `hark listen` turn a model's decoder into live options.
+    pub fn for_decoder(setup: &crate::runtime::decoder::DecoderSetup) -> Self {
+        RecognizerOptions {
+            beam: setup.beam.clone(),
+            final_warps: setup.warps.clone(),
+            ..RecognizerOptions::default()
+        }
+    }
+
     pub fn validate(&self) -> Result<()> {
         self.endpoint.validate()?;
         if !(10..=10_000).contains(&self.partial_interval_ms) {

@@ -140,10 +140,17 @@ pub fn segment_from_hypothesis(
 /// Silence between two words (s) that starts a new segment when a file is decoded in one pass.
 pub const PAUSE_S: f64 = 0.6;
 
-/// Splits a segment where the silence between consecutive characters is at least `pause_s` (a
-/// pause that long is also a word break, even where the decoder emitted no space). Each part
-/// spans its words plus `margin_s` on each side, within the original span and without overlap;
-/// a segment without words yields nothing.
+/// Silence (s) between two decoded characters with no space between them that still makes a
+/// word break: speech has no silence this long inside a word, so characters this far apart are
+/// two words whose space the decoder missed (a model that never emits spaces relies on it). A
+/// shorter gap, such as the drawn-out onset of "f…ive" a CTC model can emit, never becomes a space.
+pub const WORD_BREAK_PAUSE_S: f64 = 1.0;
+
+/// Splits a segment where the silence between two consecutive words is at least `pause_s`. Each
+/// part spans its words plus `margin_s` on each side, within the original span and without
+/// overlap; a segment without words yields nothing. Characters with no space between them are
+/// one word unless [`WORD_BREAK_PAUSE_S`] or more of silence separates them and `break_words`
+/// (false for a lexicon-constrained LM, which only produces whole words).
 pub fn split_at_pauses(
     seg: Segment,
     pause_s: f64,
@@ -151,16 +158,13 @@ pub fn split_at_pauses(
     frame_s: f64,
     break_words: bool,
 ) -> Vec<Segment> {
-    // Words again, also broken at long pauses between characters unless the decoder only
-    // produces whole words (a lexicon-constrained LM), where a pause inside a word is the
-    // acoustic model's timing, not a boundary.
     let mut broken: Vec<CharTime> = Vec::with_capacity(seg.chars.len());
     for c in &seg.chars {
         if let Some(p) = broken.last()
             && break_words
             && !p.ch.is_whitespace()
             && !c.ch.is_whitespace()
-            && c.time_s - (p.time_s + frame_s) >= pause_s
+            && c.time_s - (p.time_s + frame_s) >= WORD_BREAK_PAUSE_S.max(pause_s)
         {
             broken.push(CharTime { ch: ' ', time_s: p.time_s, confidence: 1.0 });
         }
@@ -219,7 +223,9 @@ pub fn words_from_chars(chars: &[CharTime], frame_s: f64) -> Vec<Word> {
 /// task); a single file is decoded on the calling thread (its features use the pool for long
 /// segments).
 pub struct Transcriber {
-    pub model: Model,
+    /// Shared, not copied: one loaded model serves any number of transcribers (the app's Files
+    /// queue, the CLI's parallel files).
+    pub model: Arc<Model>,
     /// `beam_width` 0 or 1 without an LM = greedy decoding; otherwise prefix beam search (an LM
     /// always goes with beam search, at least width 1).
     pub beam: BeamOptions,
@@ -235,9 +241,9 @@ pub struct Transcriber {
 
 impl Transcriber {
     /// Greedy decoding, no LM, file segmentation settings.
-    pub fn new(model: Model) -> Self {
+    pub fn new(model: impl Into<Arc<Model>>) -> Self {
         Transcriber {
-            model,
+            model: model.into(),
             beam: BeamOptions { beam_width: 1, ..BeamOptions::default() },
             lm: None,
             lm_path: None,
@@ -521,6 +527,36 @@ mod tests {
         assert_eq!(s.words[0].end_s, 10.75);
         assert_eq!(s.words[1].start_s, 11.0);
         assert_eq!(s.words[1].end_s, 11.25);
+    }
+
+    #[test]
+    fn a_pause_inside_a_word_never_splits_it() {
+        // "five" with 0.9 s between its "f" and "ive" (a drawn-out or mis-timed onset), then a
+        // 1 s pause before "oh": one segment break, between the words, and no space in "five".
+        let hyp = Hypothesis {
+            text: "five oh".into(),
+            labels: vec![6, 9, 22, 5, 1, 15, 8],
+            char_times_s: vec![0.1, 1.0, 1.04, 1.08, 1.12, 2.2, 2.24],
+            char_confidences: vec![1.0; 7],
+            confidence: 1.0,
+            log_prob: -1.0,
+            score: -1.0,
+        };
+        let seg = segment_from_hypothesis(&hyp, 0.0, 0.03, (0.0, 3.0));
+        let parts = split_at_pauses(seg.clone(), PAUSE_S, 0.1, 0.03, true);
+        let texts: Vec<&str> = parts.iter().map(|p| p.text.as_str()).collect();
+        assert_eq!(texts, ["five", "oh"]);
+        assert_eq!(parts[0].words.len(), 1);
+        assert!((parts[0].words[0].start_s - 0.1).abs() < 1e-6);
+        let t = Transcript { path: None, duration_s: 3.0, segments: parts };
+        assert_eq!(t.text(), hyp.text);
+        // 1.2 s of silence inside "five" is two words the decoder ran together: split there.
+        let mut far = hyp.clone();
+        far.char_times_s[1..].iter_mut().for_each(|t| *t += 0.3);
+        let seg = segment_from_hypothesis(&far, 0.0, 0.03, (0.0, 3.3));
+        let texts: Vec<String> =
+            split_at_pauses(seg, PAUSE_S, 0.1, 0.03, true).into_iter().map(|p| p.text).collect();
+        assert_eq!(texts, ["f", "ive", "oh"]);
     }
 
     #[test]

@@ -27,263 +27,38 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::ctc::Alphabet;
 use crate::ctc::decode::greedy;
 use crate::ctc::loss::{CtcLoss, Reduction};
 use crate::features::{self, CmvnAccumulator, FeatureOptions, Normalization};
-use crate::model::acoustic::{AcousticModel, ArchConfig};
+use crate::model::acoustic::AcousticModel;
 use crate::model::file;
 use crate::model::{Model, ModelConfig};
 use crate::nn::optim::{
     Adam, AdamConfig, EarlyStop, EarlyStopping, EarlyStoppingConfig, LrSchedule, LrScheduleConfig,
     clip_grad_norm,
 };
-use crate::train::augment::{AugmentOptions, Augmenter};
+use crate::train::augment::Augmenter;
 use crate::train::data::{
-    self, BatchBuilder, BatchOptions, BatchPlan, DatasetReport, FeatureCache, Utterance,
-    ValidationSplit,
+    self, BatchBuilder, BatchOptions, BatchPlan, FeatureCache, Utterance, ValidationSplit,
+};
+pub use crate::train::job::{
+    Baseline, EpochInfo, FEW_VALIDATION_UTTERANCES, FinishReason, RETUNE_MIN_UTTERANCES, Sample,
+    Start, StepInfo, TrainCommand, TrainEvent, TrainJob, TrainOptions,
 };
 use crate::train::metrics::ErrorRates;
+use crate::train::recipe;
+pub use crate::train::run_dir::{
+    carry_decoder, describe_existing_run, describe_validation, existing_run, saved_job,
+};
 use crate::{Error, Result};
 
 /// Relative noise on the incoming weights of the units a widened model copies (breaks the
 /// symmetry between a unit and its copy; the logits move by well under 1 %).
 const WIDEN_NOISE: f64 = 0.01;
 
-/// Hyperparameters of a run (saved in `train.json`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct TrainOptions {
-    /// Passes over the training data.
-    pub epochs: u64,
-    /// Peak learning rate (after warm-up).
-    pub learning_rate: f64,
-    /// Linear warm-up over this many steps.
-    pub warmup_steps: u64,
-    /// Decoupled (AdamW) weight decay; 0 = plain Adam.
-    pub weight_decay: f64,
-    /// Global gradient-norm clipping threshold.
-    pub clip_norm: f64,
-    /// Halve the learning rate after this many epochs without a better validation CER.
-    pub plateau_patience: u32,
-    /// Stop after this many epochs without a better validation CER.
-    pub early_stop_patience: u32,
-    /// At most this many utterances per batch.
-    pub max_batch_size: usize,
-    /// At most this many padded feature frames per batch (B · T_max).
-    pub max_batch_frames: usize,
-    /// Share of the data held out for validation when no validation folder is given (percent).
-    pub validation_percent: f64,
-    /// Write a checkpoint at least this often (minutes), besides every epoch end.
-    pub checkpoint_minutes: f64,
-    /// Seed of the batch order, dropout and augmentation (the weights use `arch.seed`).
-    pub seed: u64,
-    /// Reference/hypothesis pairs reported after each validation.
-    pub samples_per_epoch: usize,
-    /// Memory for cached features (MiB).
-    pub feature_cache_mib: usize,
-    pub augment: AugmentOptions,
-}
-
-impl Default for TrainOptions {
-    fn default() -> Self {
-        TrainOptions {
-            epochs: 30,
-            learning_rate: 1e-3,
-            warmup_steps: 200,
-            weight_decay: 0.0,
-            clip_norm: 5.0,
-            plateau_patience: 2,
-            early_stop_patience: 6,
-            max_batch_size: 16,
-            max_batch_frames: 16 * 500,
-            validation_percent: 5.0,
-            checkpoint_minutes: 10.0,
-            seed: 1,
-            samples_per_epoch: 3,
-            feature_cache_mib: 4096,
-            augment: AugmentOptions::default(),
-        }
-    }
-}
-
-impl TrainOptions {
-    pub fn validate(&self) -> Result<()> {
-        let bad = |m: String| Err(Error::Options(m));
-        if self.epochs == 0 {
-            return bad("epochs must be at least 1".into());
-        }
-        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
-            return bad(format!("learning_rate must be positive, got {}", self.learning_rate));
-        }
-        if self.clip_norm.is_nan() || self.clip_norm <= 0.0 {
-            return bad(format!("clip_norm must be positive, got {}", self.clip_norm));
-        }
-        if self.max_batch_size == 0 || self.max_batch_frames == 0 {
-            return bad("max_batch_size and max_batch_frames must be at least 1".into());
-        }
-        if !(0.0..100.0).contains(&self.validation_percent) {
-            return bad(format!(
-                "validation_percent must be in [0, 100), got {}",
-                self.validation_percent
-            ));
-        }
-        if self.checkpoint_minutes.is_nan() || self.checkpoint_minutes <= 0.0 {
-            return bad(format!(
-                "checkpoint_minutes must be positive, got {}",
-                self.checkpoint_minutes
-            ));
-        }
-        self.augment.validate()
-    }
-}
-
-/// Where the weights of a new run come from.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Start {
-    /// New random weights with this architecture, front end and alphabet.
-    Scratch { arch: ArchConfig, features: FeatureOptions, alphabet: Alphabet },
-    /// Fine-tune an existing model (its architecture, features, normalization and alphabet),
-    /// first widened to `widen_to` units per direction if that is given and larger (see
-    /// [`crate::model::widen`]: the wider model starts out computing the same function).
-    FineTune {
-        model: PathBuf,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        widen_to: Option<usize>,
-    },
-}
-
-/// Everything a run needs (saved as `train.json` in the run directory).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TrainJob {
-    pub data: PathBuf,
-    pub validation: Option<PathBuf>,
-    pub out_dir: PathBuf,
-    pub start: Start,
-    pub options: TrainOptions,
-    /// Name stored in the model (`ModelConfig::name`, trimmed); `None` or blank keeps the
-    /// starting model's (a new model's is empty).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-}
-
-/// Commands the owner sends to a running trainer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TrainCommand {
-    Pause,
-    Resume,
-    /// Save a checkpoint and stop.
-    Stop,
-    /// Save a checkpoint now and go on.
-    SaveNow,
-}
-
-/// One reference/hypothesis pair from validation.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Sample {
-    pub id: String,
-    pub reference: String,
-    pub hypothesis: String,
-}
-
-/// Why a run ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FinishReason {
-    Completed,
-    EarlyStopped,
-    Stopped,
-}
-
-/// What a running trainer reports.
-#[derive(Clone, Debug, PartialEq)]
-pub enum TrainEvent {
-    /// The data is read: training and validation reports.
-    Dataset {
-        train: DatasetReport,
-        validation: Option<DatasetReport>,
-        train_utterances: usize,
-        validation_utterances: usize,
-    },
-    /// Preparing (normalization statistics): `done` of `total` files.
-    Preparing {
-        done: usize,
-        total: usize,
-    },
-    /// Training starts (or resumes) at `step`; `steps_per_epoch` batches per epoch.
-    Started {
-        step: u64,
-        epoch: u64,
-        steps_per_epoch: usize,
-        epochs: u64,
-    },
-    /// One optimizer step.
-    Step(StepInfo),
-    /// A batch that was not used for an update, and why (non-finite loss or gradient).
-    Skipped {
-        step: u64,
-        reason: String,
-    },
-    /// Utterances left out of a batch's loss because their transcript cannot fit their frames.
-    Impossible {
-        step: u64,
-        ids: Vec<String>,
-    },
-    /// End of an epoch, after validation.
-    Epoch(EpochInfo),
-    /// A checkpoint was written.
-    Checkpoint {
-        step: u64,
-        path: PathBuf,
-    },
-    Paused,
-    Resumed,
-    /// Something went wrong; the run ends after this (a `Finished` does not follow).
-    /// `input_error` is true when the data, model file or settings given were at fault.
-    Error {
-        message: String,
-        input_error: bool,
-    },
-    Finished {
-        reason: FinishReason,
-        best_cer: Option<f64>,
-        model: PathBuf,
-    },
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct StepInfo {
-    pub step: u64,
-    pub epoch: u64,
-    /// Batch index within the epoch (1-based: this many done).
-    pub batch: usize,
-    pub batches: usize,
-    pub loss: f64,
-    pub learning_rate: f64,
-    pub grad_norm: f64,
-    pub ms: f64,
-    /// Seconds of audio processed per second of wall time.
-    pub audio_per_s: f64,
-    /// Estimated seconds until the last epoch ends.
-    pub eta_s: f64,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EpochInfo {
-    pub epoch: u64,
-    pub step: u64,
-    pub train_loss: f64,
-    pub val_loss: Option<f64>,
-    /// Percent.
-    pub val_cer: Option<f64>,
-    pub val_wer: Option<f64>,
-    pub learning_rate: f64,
-    /// The weights are the best so far (saved as the run's model).
-    pub best: bool,
-    pub samples: Vec<Sample>,
-    pub seconds: f64,
-}
+/// The grid a fine-tune's carried decoder is re-tuned over (plus the carried point).
+const RETUNE_WEIGHTS: [f32; 5] = [0.25, 0.5, 0.75, 1.0, 1.5];
+const RETUNE_BONUSES: [f32; 4] = [0.0, 1.0, 2.0, 3.0];
 
 /// What a checkpoint stores besides weights and Adam state.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -306,6 +81,9 @@ struct TrainerState {
     /// checkpoints written before it was kept: then it is read from the model again.
     #[serde(default)]
     prior: Option<crate::model::TrainingInfo>,
+    /// A fine-tune's "before" (measured once, before the first step).
+    #[serde(default)]
+    baseline: Option<Baseline>,
 }
 
 /// The owner's side of a running trainer.
@@ -434,6 +212,29 @@ impl Run<'_> {
         let job_path = dir.join("train.json");
         let ckpt_path = dir.join("checkpoint.safetensors");
         let opts = job.options.clone();
+        if !resume && let Some(what) = describe_existing_run(dir) {
+            if let Start::FineTune { model, .. } = &job.start {
+                let from = file::ModelPaths::resolve(model).config;
+                let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+                    (Ok(a), Ok(b)) => a == b,
+                    _ => false,
+                };
+                if same(&from, &dir.join("model.json")) || same(&from, &dir.join("last.json")) {
+                    return Err(Error::Options(format!(
+                        "{what}, and that is the model this run starts from: choose another output folder"
+                    )));
+                }
+            }
+            if !job.replace {
+                return Err(Error::Options(format!(
+                    "{what}; continue it with --resume, replace it with --force, or choose another output folder"
+                )));
+            }
+            for f in existing_run(dir) {
+                let p = dir.join(f);
+                std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+            }
+        }
 
         // The model config (front end, alphabet, architecture) comes from the start point.
         let (mut model, fresh_cmvn) = if resume {
@@ -484,6 +285,9 @@ impl Run<'_> {
         }
         if !resume {
             write_json(&job_path, &job)?;
+            if let Start::FineTune { model: init, .. } = &job.start {
+                carry_decoder(init, dir)?;
+            }
         }
 
         // Data.
@@ -508,6 +312,20 @@ impl Run<'_> {
         }
         let train = tv.train;
         let val = tv.validation;
+        if val.is_empty() {
+            self.emit.send(TrainEvent::Warning(
+                "no validation utterances: the run cannot measure CER and keeps the weights of \
+                 the lowest training loss; give a validation folder or a larger share"
+                    .into(),
+            ));
+        } else if val.len() < FEW_VALIDATION_UTTERANCES {
+            self.emit.send(TrainEvent::Warning(format!(
+                "only {} validation utterance(s): its CER is a rough figure; {FEW_VALIDATION_UTTERANCES} \
+                 or more make it meaningful (record or add more, raise the validation share, or \
+                 give a validation folder)",
+                val.len()
+            )));
+        }
 
         if fresh_cmvn {
             model.config.cmvn = Some(self.global_cmvn(&model.config.features, &train)?);
@@ -519,7 +337,9 @@ impl Run<'_> {
             features::compute_warped(&feature_opts, cmvn.as_ref(), s, warp)
         };
         let cache = FeatureCache::new(opts.feature_cache_mib << 20);
-        let augmenter = Augmenter::new(opts.augment.clone(), opts.seed)?;
+        let train_hours = train.iter().map(|u| u.duration_s).sum::<f64>() / 3600.0;
+        let augment = opts.augment.clone().unwrap_or_else(|| recipe::auto_augment(train_hours));
+        let augmenter = Augmenter::new(augment, opts.seed)?;
         let durations: Vec<f64> = train.iter().map(|u| u.duration_s).collect();
         let batch_opts = BatchOptions {
             max_batch_frames: opts.max_batch_frames,
@@ -561,14 +381,20 @@ impl Run<'_> {
                 },
                 &names,
             )?;
+            // Warm-up and patience not given follow the epoch length (see `recipe`).
+            let fine_tune = matches!(job.start, Start::FineTune { .. });
+            let steps_per_epoch = plan.batches().len();
+            let (plateau, early_stop) = recipe::auto_patience(steps_per_epoch);
             let schedule = LrSchedule::new(LrScheduleConfig {
                 base_lr: opts.learning_rate,
-                warmup_steps: opts.warmup_steps,
-                patience: opts.plateau_patience,
+                warmup_steps: opts
+                    .warmup_steps
+                    .unwrap_or_else(|| recipe::auto_warmup(steps_per_epoch, fine_tune)),
+                patience: opts.plateau_patience.unwrap_or(plateau),
                 ..LrScheduleConfig::default()
             })?;
             let early = EarlyStopping::new(EarlyStoppingConfig {
-                patience: opts.early_stop_patience,
+                patience: opts.early_stop_patience.unwrap_or(early_stop),
                 ..EarlyStoppingConfig::default()
             });
             let state = TrainerState {
@@ -585,6 +411,7 @@ impl Run<'_> {
                 finished: None,
                 // The starting model's record (a new model's is empty).
                 prior: Some(model.config.training.clone()),
+                baseline: None,
             };
             (adam, state)
         };
@@ -621,6 +448,17 @@ impl Run<'_> {
 
         let mut grads = model.net.new_grads();
         let mut ctc = CtcLoss::<f32>::new();
+        // The "before" of a fine-tune: the starting model on this run's validation set.
+        if matches!(job.start, Start::FineTune { .. })
+            && state.step == 0
+            && state.baseline.is_none()
+            && let Some(v) = self.validate(&model, &val, &val_plan, &val_builder, &mut ctc, 0)?
+        {
+            let b = Baseline { val_cer: v.cer, val_wer: v.wer };
+            log.line(&serde_json::json!({ "baseline": &b }))?;
+            self.emit.send(TrainEvent::Baseline(b.clone()));
+            state.baseline = Some(b);
+        }
         let mut last_ckpt = Instant::now();
         let run_start = Instant::now();
         let seconds_before = state.seconds;
@@ -742,8 +580,17 @@ impl Run<'_> {
             state.seconds = seconds_before + run_start.elapsed().as_secs_f64();
             // Without validation data the training loss stands in for the CER.
             let metric = v.as_ref().map_or(train_loss, |v| v.cer);
-            state.schedule.observe(metric);
-            let decision = state.early.observe(metric);
+            // A validation during the warm-up, or before the model emits any text (CER 100 %),
+            // says nothing about a plateau: it may set the best but never lowers the rate or
+            // counts towards early stopping (else a slow start halves the rate before it peaks).
+            let judged = !state.schedule.in_warmup(adam.steps_taken())
+                && v.as_ref().is_none_or(|v| v.emitted);
+            let decision = if judged {
+                state.schedule.observe(metric);
+                state.early.observe(metric)
+            } else {
+                state.early.observe_grace(metric)
+            };
             let best = decision == EarlyStop::Improved;
             model.config.training = self.training_info(&job, &train, &state, v.as_ref(), &prior);
             if best {
@@ -777,6 +624,9 @@ impl Run<'_> {
                 break r;
             }
         };
+        if reason != FinishReason::Stopped && matches!(job.start, Start::FineTune { .. }) {
+            self.retune_decoder(dir, &val)?;
+        }
         self.emit.send(TrainEvent::Finished {
             reason,
             best_cer: state.best_cer,
@@ -792,6 +642,9 @@ struct Validation {
     cer: f64,
     wer: f64,
     samples: Vec<Sample>,
+    /// Some hypothesis was not empty (the model has begun to emit text).
+    emitted: bool,
+    utterances: usize,
 }
 
 impl Run<'_> {
@@ -885,8 +738,72 @@ impl Run<'_> {
             loss: loss_sum / loss_count.max(1) as f64,
             cer: 100.0 * rates.cer().unwrap_or(0.0),
             wer: 100.0 * rates.wer().unwrap_or(0.0),
+            emitted: hyps.iter().any(|(_, h)| !h.is_empty()),
+            utterances: hyps.len(),
             samples,
         }))
+    }
+
+    /// Re-tunes a fine-tuned model's carried decoder (LM weight and word bonus) on the run's
+    /// validation data, with the run's best weights, when there is enough of it; reports what
+    /// it did either way.
+    fn retune_decoder(&self, dir: &Path, val: &[Utterance]) -> Result<()> {
+        use crate::runtime::decoder::DecoderConfig;
+        use crate::runtime::evaluate::{Posteriors, tune};
+        let (cfg, _) = DecoderConfig::for_model(dir)?;
+        let Some(lm_name) = cfg.lm.clone() else { return Ok(()) };
+        if val.len() < RETUNE_MIN_UTTERANCES {
+            self.emit.send(TrainEvent::Warning(format!(
+                "the decoder (word LM {lm_name}, weight {}, bonus {}) is kept as the starting \
+                 model had it: {} validation utterance(s) are too few to re-tune it \
+                 ({RETUNE_MIN_UTTERANCES} needed)",
+                cfg.lm_weight,
+                cfg.word_bonus,
+                val.len()
+            )));
+            return Ok(());
+        }
+        let model = Model::load(dir)?;
+        let lm_path = dir.join(&lm_name);
+        let lm = crate::ctc::ArpaLm::from_file(&lm_path)?;
+        let post = Posteriors::compute(&model, val, &cfg.warps, 400, &|| {})?;
+        let alphabet = &model.config.alphabet;
+        let mut weights = RETUNE_WEIGHTS.to_vec();
+        let mut bonuses = RETUNE_BONUSES.to_vec();
+        weights.push(cfg.lm_weight);
+        bonuses.push(cfg.word_bonus);
+        weights.sort_by(f32::total_cmp);
+        weights.dedup();
+        bonuses.sort_by(f32::total_cmp);
+        bonuses.dedup();
+        let report = tune(&post, alphabet, &lm, &weights, &bonuses, cfg.beam, &mut |_| {})?;
+        let kept = report
+            .points
+            .iter()
+            .find(|p| p.lm_weight == cfg.lm_weight && p.word_bonus == cfg.word_bonus)
+            .copied()
+            .unwrap_or(report.best);
+        let best = report.best;
+        let note = format!(
+            "re-tuned after fine-tuning on the run's validation data ({} utterances, beam {}): \
+             WER {:.2} % (the carried weight {} and bonus {} gave {:.2} %); carried from: {}",
+            report.utterances,
+            cfg.beam,
+            best.wer,
+            cfg.lm_weight,
+            cfg.word_bonus,
+            kept.wer,
+            cfg.note
+        );
+        crate::runtime::evaluate::save_tuned(dir, &lm_path, cfg.beam, &cfg.warps, &best, note)?;
+        self.emit.send(TrainEvent::DecoderTuned {
+            utterances: report.utterances,
+            lm_weight: best.lm_weight,
+            word_bonus: best.word_bonus,
+            wer: best.wer,
+            carried_wer: kept.wer,
+        });
+        Ok(())
     }
 
     /// Weights + Adam + trainer state, and the newest weights as a loadable model (`last`).
@@ -928,6 +845,11 @@ impl Run<'_> {
             val_cer: v.map(|v| v.cer),
             val_wer: v.map(|v| v.wer),
             val_loss: v.map(|v| v.loss),
+            validation: v.map_or(String::new(), |v| describe_validation(job, v.utterances)),
+            start_val_cer: state.baseline.as_ref().map(|b| b.val_cer),
+            start_val_wer: state.baseline.as_ref().map(|b| b.val_wer),
+            // Measurements of the starting model were of other weights.
+            evaluations: Vec::new(),
             saved_unix_s: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
             hark_version: env!("CARGO_PKG_VERSION").to_string(),
         }
