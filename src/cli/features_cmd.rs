@@ -198,7 +198,7 @@ fn persist(tmp: tempfile::NamedTempFile, path: &Path) -> Result<()> {
 /// An NPY v1.0 header for a little-endian f32 C-order array of shape (rows, cols). The shape is
 /// padded to a fixed width so the header can be rewritten in place once `rows` is known; the
 /// whole header is a multiple of 64 bytes, as the format asks.
-fn npy_header(rows: usize, cols: usize) -> Vec<u8> {
+pub(crate) fn npy_header(rows: usize, cols: usize) -> Vec<u8> {
     let dict = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
     let mut dict = format!("{dict:<100}");
     let unpadded = 10 + dict.len() + 1;

@@ -9,6 +9,7 @@ pub mod audio_cmds;
 pub mod features_cmd;
 pub mod live_cmds;
 pub mod lm_cmds;
+pub mod torch_cmds;
 pub mod train_cmds;
 pub mod transcribe_cmds;
 
@@ -44,6 +45,9 @@ pub enum Command {
     Listen(live_cmds::ListenArgs),
     /// Open the desktop app (the same as `hark` with no command).
     Gui(GuiArgs),
+    /// Helpers for the PyTorch trainer in scripts/torch (feature cache, log-probs, gradients).
+    #[command(subcommand, hide = true)]
+    Torch(torch_cmds::TorchCommand),
 }
 
 /// What the desktop app does right after it opens.
@@ -118,6 +122,7 @@ pub fn main() -> ExitCode {
         Some(Command::Eval(args)) => transcribe_cmds::eval(&args),
         Some(Command::Listen(args)) => live_cmds::listen(&args),
         Some(Command::Lm(cmd)) => lm_cmds::lm(&cmd),
+        Some(Command::Torch(cmd)) => torch_cmds::torch(&cmd),
         Some(Command::Features(args)) => match features_cmd::features(&args) {
             Ok((frames, dims)) => {
                 eprintln!("{}: {frames} frames × {dims} values", args.out.display());
