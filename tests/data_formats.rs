@@ -750,7 +750,12 @@ fn augmentation_is_reproducible_with_the_same_seed() {
     assert_eq!(cache.stats().entries, 0);
     // SpecAugment alone reuses the cached, un-augmented features.
     let spec_only = Augmenter::new(
-        AugmentOptions { speed_enabled: false, noise_enabled: false, ..AugmentOptions::default() },
+        AugmentOptions {
+            speed_enabled: false,
+            noise_enabled: false,
+            bandlimit_enabled: false,
+            ..AugmentOptions::default()
+        },
         1,
     )
     .unwrap();

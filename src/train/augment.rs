@@ -1,6 +1,6 @@
 //! Data augmentation for training, applied on the fly (never cached):
-//! waveform level before features (speed perturbation, added noise), in the filterbank (VTLP
-//! frequency warping), feature level after (SpecAugment time and frequency masks).
+//! waveform level before features (speed perturbation, added noise, band limiting), in the
+//! filterbank (VTLP frequency warping), feature level after (SpecAugment time and frequency masks).
 //!
 //! Shapes: `N` samples at 16 kHz; features `(T, D)` = (frames, coefficients).
 //!
@@ -72,12 +72,44 @@ pub struct AugmentOptions {
     pub vtlp_enabled: bool,
     pub vtlp_warp_min: f64,
     pub vtlp_warp_max: f64,
+    /// Band limiting on/off: some utterances are low-passed, as a narrowband channel would, so
+    /// that bandwidth is not a cue to who is speaking or what was said. The recorded speech Hark
+    /// trains on is narrowband (game dialogue sampled at 11 kHz has nothing above 5.5 kHz, the
+    /// telephone prompts nothing above 4 kHz), while synthetic speech and a microphone reach
+    /// 8 kHz; without this the model can learn "narrowband" as a property of some voices or
+    /// words, and hears narrowband input as out of domain. Applied last on the waveform (after
+    /// speed and noise), as the channel comes after the room: the added noise is band-limited too.
+    /// The filter is [`band_limit`] (an 8th-order Butterworth low-pass).
+    pub bandlimit_enabled: bool,
+    /// Probability that an utterance is band-limited, in [0, 1]. The default 0.3 makes each
+    /// utterance narrowband in about a third of the epochs (at a new cutoff each time), enough
+    /// for every voice and word to be heard both ways, while most passes keep the full band a
+    /// microphone delivers, so wideband accuracy (the live recognizer's case) is not given up.
+    pub bandlimit_probability: f64,
+    /// Lowest low-pass cutoff drawn (Hz); the default 3400 Hz is the top of the telephone band.
+    pub bandlimit_min_hz: f64,
+    /// Highest low-pass cutoff drawn (Hz); the default 5500 Hz is the band of 11 kHz recordings.
+    /// The cutoff is uniform in [min, max]; both must lie in (100, 8000) Hz.
+    pub bandlimit_max_hz: f64,
+    /// Probability that a band-limited utterance is also high-passed at
+    /// [`bandlimit_highpass_hz`], in [0, 1] (the telephone channel's low cut). The default 0.5
+    /// is only a half because not every narrowband source lacks the low band (11 kHz game audio
+    /// keeps it), and a low cut that always came with the high cut would be a cue of its own.
+    ///
+    /// [`bandlimit_highpass_hz`]: AugmentOptions::bandlimit_highpass_hz
+    pub bandlimit_highpass_probability: f64,
+    /// High-pass cutoff (Hz) when one is applied: a 4th-order Butterworth (24 dB/octave, a
+    /// gentle low cut like a telephone channel's). Default 300 Hz; must lie in (20, 8000) Hz and
+    /// below `bandlimit_min_hz`.
+    pub bandlimit_highpass_hz: f64,
 }
 
 impl Default for AugmentOptions {
     /// Speed 0.9/1.0/1.1 (Ko et al. 2015), noise on half the utterances at 10–30 dB SNR,
     /// SpecAugment with 2 time masks ≤ 20 frames (200 ms at a 10 ms shift) and 2 frequency masks
-    /// ≤ 5 coefficients (a mild version of Park et al. 2019's LibriSpeech-basic policy).
+    /// ≤ 5 coefficients (a mild version of Park et al. 2019's LibriSpeech-basic policy),
+    /// band limiting of 30 % of the utterances at 3.4–5.5 kHz (half of them also high-passed at
+    /// 300 Hz).
     fn default() -> Self {
         AugmentOptions {
             speed_enabled: true,
@@ -98,6 +130,12 @@ impl Default for AugmentOptions {
             vtlp_enabled: false,
             vtlp_warp_min: 0.9,
             vtlp_warp_max: 1.1,
+            bandlimit_enabled: true,
+            bandlimit_probability: 0.3,
+            bandlimit_min_hz: 3400.0,
+            bandlimit_max_hz: 5500.0,
+            bandlimit_highpass_probability: 0.5,
+            bandlimit_highpass_hz: 300.0,
         }
     }
 }
@@ -110,6 +148,7 @@ impl AugmentOptions {
             noise_enabled: false,
             spec_augment_enabled: false,
             vtlp_enabled: false,
+            bandlimit_enabled: false,
             ..Default::default()
         }
     }
@@ -127,6 +166,7 @@ impl AugmentOptions {
     pub fn touches_waveform(&self) -> bool {
         (self.speed_enabled && self.speed_factors.iter().any(|&f| quantize_speed(f) != 100))
             || (self.noise_enabled && self.noise_probability > 0.0)
+            || (self.bandlimit_enabled && self.bandlimit_probability > 0.0)
     }
 
     /// True if VTLP can warp the filterbank (features must then be computed afresh).
@@ -192,6 +232,32 @@ impl AugmentOptions {
                 warp.end()
             )));
         }
+        if self.bandlimit_enabled {
+            for (name, p) in [
+                ("bandlimit_probability", self.bandlimit_probability),
+                ("bandlimit_highpass_probability", self.bandlimit_highpass_probability),
+            ] {
+                if !(0.0..=1.0).contains(&p) {
+                    return Err(Error::Options(format!(
+                        "augment.{name} must be in [0, 1], got {p}"
+                    )));
+                }
+            }
+            let (lo, hi) = (self.bandlimit_min_hz, self.bandlimit_max_hz);
+            if !(in_open_band(lo, 100.0) && in_open_band(hi, 100.0) && lo <= hi) {
+                return Err(Error::Options(format!(
+                    "augment.bandlimit_min_hz ({lo}) and bandlimit_max_hz ({hi}) must satisfy \
+                     100 < min ≤ max < 8000"
+                )));
+            }
+            let hp = self.bandlimit_highpass_hz;
+            if !(in_open_band(hp, 20.0) && hp < lo) {
+                return Err(Error::Options(format!(
+                    "augment.bandlimit_highpass_hz ({hp}) must be in (20, 8000) and below \
+                     bandlimit_min_hz ({lo})"
+                )));
+            }
+        }
         Ok(())
     }
 }
@@ -218,6 +284,10 @@ pub struct WaveformAugmentation {
     /// SNR of the added noise in dB, if noise was added.
     pub noise_snr_db: Option<f64>,
     pub noise_kind: Option<NoiseKind>,
+    /// Low-pass cutoff in Hz, if the utterance was band-limited.
+    pub bandlimit_hz: Option<f64>,
+    /// High-pass cutoff in Hz, if one came with the band limit.
+    pub highpass_hz: Option<f64>,
 }
 
 /// Applies [`AugmentOptions`] with reproducible randomness.
@@ -242,7 +312,9 @@ impl Augmenter {
         ChaCha8Rng::seed_from_u64(h)
     }
 
-    /// Speed perturbation, then noise, as configured.
+    /// Speed perturbation, then noise, then band limiting, as configured. Band limiting draws
+    /// from `rng` only when enabled, and after speed and noise, so their draws are the same
+    /// with or without it.
     pub fn waveform(
         &self,
         samples: &[f32],
@@ -277,6 +349,19 @@ impl Augmenter {
                 info.noise_snr_db = Some(snr);
                 info.noise_kind = Some(kind);
             }
+        }
+        if o.bandlimit_enabled && rng.random_bool(o.bandlimit_probability.clamp(0.0, 1.0)) {
+            let cutoff = if o.bandlimit_max_hz > o.bandlimit_min_hz {
+                rng.random_range(o.bandlimit_min_hz..=o.bandlimit_max_hz)
+            } else {
+                o.bandlimit_min_hz
+            };
+            let highpass = rng
+                .random_bool(o.bandlimit_highpass_probability.clamp(0.0, 1.0))
+                .then_some(o.bandlimit_highpass_hz);
+            band_limit(&mut out, cutoff, highpass)?;
+            info.bandlimit_hz = Some(cutoff);
+            info.highpass_hz = highpass;
         }
         Ok((out, info))
     }
@@ -342,6 +427,81 @@ pub fn speed_perturb(samples: &[f32], factor: f64) -> Result<Vec<f32>> {
         .process_all(&adapter, samples.len(), None)
         .map_err(|e| Error::Options(format!("speed perturbation {factor}: {e}")))?;
     Ok(out.take_data())
+}
+
+/// True if `hz` is finite and strictly between `lo` and the 8 kHz Nyquist frequency.
+fn in_open_band(hz: f64, lo: f64) -> bool {
+    hz.is_finite() && hz > lo && hz < f64::from(SAMPLE_RATE_HZ) / 2.0
+}
+
+/// One second-order section in transposed direct form II, run in f64.
+#[derive(Debug, Clone, Copy)]
+struct Biquad {
+    b: [f64; 3],
+    /// a1, a2 (a0 normalized to 1).
+    a: [f64; 2],
+}
+
+impl Biquad {
+    /// Low-pass (`high = false`) or high-pass section at `cutoff_hz` with quality `q`, by the
+    /// bilinear transform prewarped at the cutoff (R. Bristow-Johnson's audio EQ cookbook).
+    fn new(cutoff_hz: f64, q: f64, high: bool) -> Self {
+        let w0 = std::f64::consts::TAU * cutoff_hz / f64::from(SAMPLE_RATE_HZ);
+        let (sin, cos) = w0.sin_cos();
+        let alpha = sin / (2.0 * q);
+        let a0 = 1.0 + alpha;
+        let (b0, b1) =
+            if high { ((1.0 + cos) / 2.0, -(1.0 + cos)) } else { ((1.0 - cos) / 2.0, 1.0 - cos) };
+        Biquad { b: [b0 / a0, b1 / a0, b0 / a0], a: [-2.0 * cos / a0, (1.0 - alpha) / a0] }
+    }
+
+    /// Filters `x` in place from a zero state.
+    fn run(&self, x: &mut [f32]) {
+        let (mut z1, mut z2) = (0.0f64, 0.0f64);
+        for v in x {
+            let input = f64::from(*v);
+            let y = self.b[0] * input + z1;
+            z1 = self.b[1] * input - self.a[0] * y + z2;
+            z2 = self.b[2] * input - self.a[1] * y;
+            *v = y as f32;
+        }
+    }
+}
+
+/// The sections of an `order`-th order Butterworth filter (`order` even): pole pair `k` has
+/// Q = 1 / (2·sin((2k − 1)·π / (2·order))), so the cascade is maximally flat in the passband.
+fn butterworth(cutoff_hz: f64, order: usize, high: bool) -> Vec<Biquad> {
+    (1..=order / 2)
+        .map(|k| {
+            let angle = (2 * k - 1) as f64 * std::f64::consts::PI / (2 * order) as f64;
+            Biquad::new(cutoff_hz, 1.0 / (2.0 * angle.sin()), high)
+        })
+        .collect()
+}
+
+/// Low-passes 16 kHz `samples` in place at `cutoff_hz` (an 8th-order Butterworth, four biquads:
+/// −3 dB at the cutoff, 48 dB/octave beyond, flat below; at a 4 kHz cutoff 1 kHz passes within
+/// 0.01 dB and 7 kHz is ~110 dB down), then, if `highpass_hz` is given, high-passes there
+/// (4th-order Butterworth, 24 dB/octave). The length is unchanged; the filters are causal from a
+/// zero state, so the output is delayed by their group delay (a fraction of a millisecond
+/// well inside the passband, a few near either cutoff: less than a 10 ms frame) and speech starting from silence has no start transient.
+/// Cutoffs must be finite and in (0, 8000) Hz.
+pub fn band_limit(samples: &mut [f32], cutoff_hz: f64, highpass_hz: Option<f64>) -> Result<()> {
+    for hz in std::iter::once(cutoff_hz).chain(highpass_hz) {
+        if !in_open_band(hz, 0.0) {
+            return Err(Error::Options(format!(
+                "band limit cutoff must be in (0, 8000) Hz, got {hz}"
+            )));
+        }
+    }
+    let mut sections = butterworth(cutoff_hz, 8, false);
+    if let Some(hp) = highpass_hz {
+        sections.extend(butterworth(hp, 4, true));
+    }
+    for s in &sections {
+        s.run(samples);
+    }
+    Ok(())
 }
 
 /// Root mean square of a signal (0 for an empty one), accumulated in f64.
@@ -536,5 +696,199 @@ mod tests {
         let p = pink_noise(32000, &mut rng);
         assert!((ratio(&w) - 2f64.sqrt()).abs() < 0.05, "white {}", ratio(&w));
         assert!(ratio(&p) < 0.8, "pink {}", ratio(&p));
+    }
+
+    fn sine(hz: f64, n: usize) -> Vec<f32> {
+        (0..n).map(|i| (std::f64::consts::TAU * hz * i as f64 / 16000.0).sin() as f32).collect()
+    }
+
+    /// Gain in dB of `y` against `x`, by RMS over the second half (past any start transient).
+    fn gain_db(x: &[f32], y: &[f32]) -> f64 {
+        let h = x.len() / 2;
+        20.0 * (rms(&y[h..]) / rms(&x[h..])).log10()
+    }
+
+    #[test]
+    fn band_limit_passes_the_band_and_stops_above_it() {
+        let n = 16000;
+        let (low, high) = (sine(1000.0, n), sine(7000.0, n));
+        let mut y = low.clone();
+        band_limit(&mut y, 4000.0, None).unwrap();
+        assert_eq!(y.len(), n);
+        let g = gain_db(&low, &y);
+        assert!(g.abs() < 1.0, "1 kHz at a 4 kHz cutoff: {g:.3} dB");
+        let mut y = high.clone();
+        band_limit(&mut y, 4000.0, None).unwrap();
+        assert_eq!(y.len(), n);
+        let g = gain_db(&high, &y);
+        assert!(g < -40.0, "7 kHz at a 4 kHz cutoff: {g:.1} dB");
+        // −3 dB at the cutoff itself (Butterworth).
+        let at = sine(4000.0, n);
+        let mut y = at.clone();
+        band_limit(&mut y, 4000.0, None).unwrap();
+        let g = gain_db(&at, &y);
+        assert!((g + 3.01).abs() < 0.1, "4 kHz at a 4 kHz cutoff: {g:.3} dB");
+        // The high-pass takes 100 Hz down and leaves 1 kHz alone.
+        let hum = sine(100.0, n);
+        let mut y = hum.clone();
+        band_limit(&mut y, 4000.0, Some(300.0)).unwrap();
+        let g = gain_db(&hum, &y);
+        assert!(g < -35.0, "100 Hz with a 300 Hz high-pass: {g:.1} dB");
+        let mut y = low.clone();
+        band_limit(&mut y, 4000.0, Some(300.0)).unwrap();
+        let g = gain_db(&low, &y);
+        assert!(g.abs() < 1.0, "1 kHz with a 300 Hz high-pass: {g:.3} dB");
+        assert!(band_limit(&mut y, 8000.0, None).is_err());
+        assert!(band_limit(&mut y, 4000.0, Some(f64::NAN)).is_err());
+        assert!(band_limit(&mut [], 4000.0, Some(300.0)).is_ok());
+    }
+
+    /// Only band limiting, always applied, cutoffs 3.4–5.5 kHz.
+    fn bandlimit_only(probability: f64) -> AugmentOptions {
+        AugmentOptions {
+            bandlimit_enabled: true,
+            bandlimit_probability: probability,
+            ..AugmentOptions::none()
+        }
+    }
+
+    #[test]
+    fn band_limit_augmentation_is_a_function_of_seed_epoch_and_utterance() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let x = white_noise(8000, &mut rng);
+        let aug = Augmenter::new(bandlimit_only(1.0), 7).unwrap();
+        let run = |epoch: u64, key: &str| aug.waveform(&x, &mut aug.rng_for(epoch, key)).unwrap();
+        let a = run(0, "spk/u1.wav");
+        assert_eq!(a.0.len(), x.len());
+        assert_eq!(a, run(0, "spk/u1.wav"));
+        let cutoff = a.1.bandlimit_hz.unwrap();
+        assert!((3400.0..=5500.0).contains(&cutoff), "{cutoff}");
+        let b = run(0, "spk/u2.wav");
+        assert_ne!(a.1.bandlimit_hz, b.1.bandlimit_hz);
+        assert_ne!(a.0, b.0);
+        assert_ne!(a.0, run(1, "spk/u1.wav").0);
+        // The output really is band-limited: white noise loses ≥ 30 dB above 7 kHz. (Only 30: the
+        // unwindowed periodograms of `band_power` leak passband power at about −39 dB, so they
+        // cannot see deeper; the sine tests above check the filter's own stopband.)
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let long = white_noise(16000 * 4, &mut rng);
+        let (y, info) = aug.waveform(&long, &mut aug.rng_for(0, "long")).unwrap();
+        let cut =
+            10.0 * (band_power(&y, 7000.0, 8000.0) / band_power(&long, 7000.0, 8000.0)).log10();
+        assert!(cut < -30.0, "cutoff {:?}: 7–8 kHz at {cut:.1} dB", info.bandlimit_hz);
+        // Over many utterances: cutoffs spread over the range, about half with the high-pass.
+        let infos: Vec<_> = (0..400).map(|i| run(0, &format!("u{i}")).1).collect();
+        let cuts: Vec<f64> = infos.iter().map(|i| i.bandlimit_hz.unwrap()).collect();
+        assert!(cuts.iter().any(|&c| c < 3600.0) && cuts.iter().any(|&c| c > 5300.0));
+        let hp = infos.iter().filter(|i| i.highpass_hz == Some(300.0)).count();
+        assert!((150..=250).contains(&hp), "{hp} of 400 high-passed");
+        // Probability 0.3 (the default): about 30 % band-limited.
+        let aug = Augmenter::new(bandlimit_only(0.3), 7).unwrap();
+        let limited = (0..1000)
+            .filter(|i| {
+                aug.waveform(&x[..100], &mut aug.rng_for(0, &format!("u{i}")))
+                    .unwrap()
+                    .1
+                    .bandlimit_hz
+                    .is_some()
+            })
+            .count();
+        assert!((250..=350).contains(&limited), "{limited} of 1000 band-limited");
+    }
+
+    #[test]
+    fn band_limit_off_or_probability_zero_leaves_audio_bit_identical() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let x = white_noise(4000, &mut rng);
+        for opts in [bandlimit_only(0.0), AugmentOptions::none()] {
+            assert!(!opts.touches_waveform());
+            let aug = Augmenter::new(opts, 1).unwrap();
+            for i in 0..50 {
+                let (y, info) = aug.waveform(&x, &mut aug.rng_for(0, &format!("u{i}"))).unwrap();
+                assert_eq!(y, x);
+                assert_eq!((info.bandlimit_hz, info.highpass_hz), (None, None));
+            }
+        }
+        assert!(bandlimit_only(0.3).touches_waveform());
+        assert!(AugmentOptions::default().bandlimit_enabled);
+        assert!(!AugmentOptions::none().bandlimit_enabled);
+        // Band limiting draws after speed and noise: their choices do not change with it.
+        let with =
+            Augmenter::new(AugmentOptions { noise_probability: 1.0, ..Default::default() }, 9)
+                .unwrap();
+        let without =
+            Augmenter::new(AugmentOptions { bandlimit_enabled: false, ..with.options.clone() }, 9)
+                .unwrap();
+        for i in 0..20 {
+            let key = format!("u{i}");
+            let (_, a) = with.waveform(&x, &mut with.rng_for(0, &key)).unwrap();
+            let (_, b) = without.waveform(&x, &mut without.rng_for(0, &key)).unwrap();
+            assert_eq!(
+                (a.speed_factor, a.noise_snr_db, a.noise_kind),
+                (b.speed_factor, b.noise_snr_db, b.noise_kind)
+            );
+        }
+    }
+
+    #[test]
+    fn band_limit_options_are_checked() {
+        let ok = AugmentOptions::default();
+        ok.validate().unwrap();
+        let bad = |o: AugmentOptions, field: &str| {
+            let e = o.validate().unwrap_err().to_string();
+            assert!(e.contains(field), "{e}");
+        };
+        bad(
+            AugmentOptions { bandlimit_min_hz: 5000.0, bandlimit_max_hz: 4000.0, ..ok.clone() },
+            "bandlimit_min_hz",
+        );
+        for hz in [100.0, 50.0, 8000.0, 9000.0, f64::NAN, f64::INFINITY] {
+            bad(AugmentOptions { bandlimit_min_hz: hz, ..ok.clone() }, "bandlimit_min_hz");
+            bad(AugmentOptions { bandlimit_max_hz: hz, ..ok.clone() }, "bandlimit_max_hz");
+        }
+        for p in [-0.1, 1.5, f64::NAN] {
+            bad(AugmentOptions { bandlimit_probability: p, ..ok.clone() }, "bandlimit_probability");
+            bad(
+                AugmentOptions { bandlimit_highpass_probability: p, ..ok.clone() },
+                "bandlimit_highpass_probability",
+            );
+        }
+        for hz in [10.0, 3400.0, 4000.0, f64::NAN] {
+            bad(
+                AugmentOptions { bandlimit_highpass_hz: hz, ..ok.clone() },
+                "bandlimit_highpass_hz",
+            );
+        }
+        // Edges that are allowed: min = max, probabilities 0 and 1.
+        AugmentOptions { bandlimit_min_hz: 4000.0, bandlimit_max_hz: 4000.0, ..ok.clone() }
+            .validate()
+            .unwrap();
+        AugmentOptions {
+            bandlimit_probability: 0.0,
+            bandlimit_highpass_probability: 1.0,
+            ..ok.clone()
+        }
+        .validate()
+        .unwrap();
+        // Off: its fields are not checked (as with the other families).
+        AugmentOptions { bandlimit_min_hz: 9000.0, ..AugmentOptions::none() }.validate().unwrap();
+    }
+
+    #[test]
+    fn settings_written_before_band_limiting_still_load() {
+        // The `augment` object of a train.json from before these fields existed.
+        let old = r#"{"speed_enabled": true, "speed_factors": [0.9, 1.0, 1.1], "noise_enabled": true,
+            "noise_probability": 0.5, "noise_snr_db_min": 10.0, "noise_snr_db_max": 30.0,
+            "noise_kind": "white_or_pink", "spec_augment_enabled": true, "time_mask_count": 2,
+            "time_mask_min_frames": 0, "time_mask_max_frames": 20, "time_mask_max_fraction": 0.2,
+            "freq_mask_count": 2, "freq_mask_min_bins": 0, "freq_mask_max_bins": 5,
+            "vtlp_enabled": false, "vtlp_warp_min": 0.9, "vtlp_warp_max": 1.1}"#;
+        let o: AugmentOptions = serde_json::from_str(old).unwrap();
+        assert_eq!(o, AugmentOptions::default());
+        let o: AugmentOptions = serde_json::from_str(r#"{"bandlimit_max_hz": 4000}"#).unwrap();
+        assert_eq!((o.bandlimit_min_hz, o.bandlimit_max_hz), (3400.0, 4000.0));
+        let round: AugmentOptions =
+            serde_json::from_str(&serde_json::to_string(&o).unwrap()).unwrap();
+        assert_eq!(round, o);
     }
 }
