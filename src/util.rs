@@ -39,3 +39,17 @@ pub fn ordinary_permissions(file: &std::fs::File, path: &Path) -> Result<()> {
 pub fn unix_now_s() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
+
+/// True when `a` and `b` are the same existing file (after following links).
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
+}
+
+/// Copies `from` to `to` atomically, unless they are already the same file.
+pub fn copy_atomic(from: &Path, to: &Path) -> Result<()> {
+    if same_file(from, to) {
+        return Ok(());
+    }
+    let bytes = std::fs::read(from).map_err(|e| Error::io(from, e))?;
+    write_atomic(to, &bytes)
+}

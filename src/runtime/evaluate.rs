@@ -289,15 +289,7 @@ pub fn save_tuned(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .ok_or_else(|| Error::Options(format!("bad LM path {}", lm_path.display())))?;
-    let inside = dir.join(&name);
-    let same = match (inside.canonicalize(), lm_path.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    };
-    if !same {
-        let bytes = std::fs::read(lm_path).map_err(|e| Error::io(lm_path, e))?;
-        crate::util::write_atomic(&inside, &bytes)?;
-    }
+    crate::util::copy_atomic(lm_path, &dir.join(&name))?;
     DecoderConfig {
         lm: Some(name),
         lm_weight: best.lm_weight,

@@ -72,13 +72,7 @@ pub fn carry_decoder(init: &Path, dir: &Path) -> Result<()> {
     }
     let (mut cfg, src_dir) = DecoderConfig::for_model(init)?;
     if let Some(lm) = &cfg.lm {
-        let from = src_dir.join(lm);
-        let to = dir.join(lm);
-        let same = matches!((from.canonicalize(), to.canonicalize()), (Ok(a), Ok(b)) if a == b);
-        if !same {
-            let bytes = std::fs::read(&from).map_err(|e| Error::io(&from, e))?;
-            crate::util::write_atomic(&to, &bytes)?;
-        }
+        crate::util::copy_atomic(&src_dir.join(lm), &dir.join(lm))?;
     }
     cfg.note = format!(
         "carried from the starting model {} (its note: {})",

@@ -215,10 +215,7 @@ impl Run<'_> {
         if !resume && let Some(what) = describe_existing_run(dir) {
             if let Start::FineTune { model, .. } = &job.start {
                 let from = file::ModelPaths::resolve(model).config;
-                let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
-                    (Ok(a), Ok(b)) => a == b,
-                    _ => false,
-                };
+                let same = crate::util::same_file;
                 if same(&from, &dir.join("model.json")) || same(&from, &dir.join("last.json")) {
                     return Err(Error::Options(format!(
                         "{what}, and that is the model this run starts from: choose another output folder"
