@@ -418,19 +418,13 @@ fn record_evaluation(
     let path = resolve_model_path(args.model.as_deref())?;
     let paths = crate::model::ModelPaths::resolve(&path);
     let mut cfg: crate::model::ModelConfig = crate::model::file::load_config(&paths.config)?;
-    let setup = crate::runtime::decoder::DecoderSetup {
-        beam: tr.beam.clone(),
-        lm: tr.lm.clone(),
-        lm_path: tr.lm_path.clone(),
-        warps: tr.warps.clone(),
-    };
     cfg.training.evaluations.retain(|e| e.set != set);
     cfg.training.evaluations.push(crate::model::Evaluation {
         set: set.to_string(),
         utterances: rates.utterances,
         cer: 100.0 * rates.cer().unwrap_or(0.0),
         wer: 100.0 * rates.wer().unwrap_or(0.0),
-        decoding: setup.describe(),
+        decoding: tr.decoder().describe(),
     });
     crate::model::file::save_config(&paths.config, &cfg)?;
     eprintln!("recorded in {} as \"{set}\"", paths.config.display());

@@ -252,6 +252,16 @@ impl Transcriber {
         }
     }
 
+    /// The decoder settings in use (the inverse of [`Self::set_decoder`]).
+    pub fn decoder(&self) -> crate::runtime::decoder::DecoderSetup {
+        crate::runtime::decoder::DecoderSetup {
+            beam: self.beam.clone(),
+            lm: self.lm.clone(),
+            lm_path: self.lm_path.clone(),
+            warps: self.warps.clone(),
+        }
+    }
+
     /// Decodes with `d` (beam settings and LM) from now on.
     pub fn set_decoder(&mut self, d: crate::runtime::decoder::DecoderSetup) {
         self.beam = d.beam;
