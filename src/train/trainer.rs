@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use crate::ctc::decode::greedy;
 use crate::ctc::loss::{CtcLoss, Reduction};
 use crate::features::{self, CmvnAccumulator, FeatureOptions, Normalization};
-use crate::model::acoustic::AcousticModel;
+use crate::model::acoustic::{AcousticModel, AcousticParams};
 use crate::model::file;
 use crate::model::{Model, ModelConfig};
 use crate::nn::optim::{
@@ -212,68 +212,13 @@ impl Run<'_> {
         let job_path = dir.join("train.json");
         let ckpt_path = dir.join("checkpoint.safetensors");
         let opts = job.options.clone();
-        if !resume && let Some(what) = describe_existing_run(dir) {
-            if let Start::FineTune { model, .. } = &job.start {
-                let from = file::ModelPaths::resolve(model).config;
-                let same = crate::util::same_file;
-                if same(&from, &dir.join("model.json")) || same(&from, &dir.join("last.json")) {
-                    return Err(Error::Options(format!(
-                        "{what}, and that is the model this run starts from: choose another output folder"
-                    )));
-                }
-            }
-            if !job.replace {
-                return Err(Error::Options(format!(
-                    "{what}; continue it with --resume, replace it with --force, or choose another output folder"
-                )));
-            }
-            for f in existing_run(dir) {
-                let p = dir.join(f);
-                std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
-            }
-        }
 
         // The model config (front end, alphabet, architecture) comes from the start point.
         let (mut model, fresh_cmvn) = if resume {
-            let saved: TrainJob = read_json(&job_path)?;
-            if saved.data != job.data
-                || saved.start != job.start
-                || saved.validation != job.validation
-            {
-                return Err(Error::Training(format!(
-                    "{}: --resume needs the same data, validation and model settings as the run it continues",
-                    job_path.display()
-                )));
-            }
-            let cfg = read_ckpt_config(&ckpt_path)?;
-            (Model::new(cfg)?, false)
+            (resumed_model(&job, &job_path, &ckpt_path)?, false)
         } else {
-            match &job.start {
-                Start::Scratch { arch, features, alphabet } => {
-                    let cfg = ModelConfig::new(arch.clone(), features.clone(), alphabet.clone());
-                    let fresh = features.normalization == Normalization::Global;
-                    let mut cfg = cfg;
-                    if fresh {
-                        // Placeholder statistics are replaced before the first step; validate()
-                        // wants them present for global normalization.
-                        cfg.cmvn = Some(features::Cmvn {
-                            mean: vec![0.0; features.dim()],
-                            std: vec![1.0; features.dim()],
-                        });
-                    }
-                    (Model::new(cfg)?, fresh)
-                }
-                Start::FineTune { model, widen_to } => {
-                    let mut m = Model::load(model)?;
-                    if let Some(hidden) = *widen_to
-                        && hidden != m.config.arch.hidden
-                    {
-                        m.net = m.net.widen(hidden, WIDEN_NOISE, opts.seed)?;
-                        m.config.arch = m.net.config.clone();
-                    }
-                    (m, false)
-                }
-            }
+            clear_for_new_run(&job)?;
+            start_model(&job)?
         };
         // A blank name keeps the starting model's (the CLI and the GUI pass what was typed).
         if let Some(name) = job.name.as_deref().map(str::trim).filter(|n| !n.is_empty() && !resume)
@@ -287,43 +232,7 @@ impl Run<'_> {
             }
         }
 
-        // Data.
-        let alphabet = model.config.alphabet.clone();
-        let fps = model.config.output_frames_per_second();
-        let split = match &job.validation {
-            Some(v) => ValidationSplit::Folder { path: v.clone() },
-            None => ValidationSplit::HashPercent { validation_percent: opts.validation_percent },
-        };
-        let tv = data::load_train_validation(&job.data, &split, &alphabet, fps)?;
-        self.emit.send(TrainEvent::Dataset {
-            train: tv.train_report.clone(),
-            validation: tv.validation_report.clone(),
-            train_utterances: tv.train.len(),
-            validation_utterances: tv.validation.len(),
-        });
-        if tv.train.is_empty() {
-            return Err(Error::data(
-                &job.data,
-                "no usable training utterances (see the dataset report)",
-            ));
-        }
-        let train = tv.train;
-        let val = tv.validation;
-        if val.is_empty() {
-            self.emit.send(TrainEvent::Warning(
-                "no validation utterances: the run cannot measure CER and keeps the weights of \
-                 the lowest training loss; give a validation folder or a larger share"
-                    .into(),
-            ));
-        } else if val.len() < FEW_VALIDATION_UTTERANCES {
-            self.emit.send(TrainEvent::Warning(format!(
-                "only {} validation utterance(s): its CER is a rough figure; {FEW_VALIDATION_UTTERANCES} \
-                 or more make it meaningful (record or add more, raise the validation share, or \
-                 give a validation folder)",
-                val.len()
-            )));
-        }
-
+        let (train, val) = self.load_data(&job, &model)?;
         if fresh_cmvn {
             model.config.cmvn = Some(self.global_cmvn(&model.config.features, &train)?);
         }
@@ -360,70 +269,13 @@ impl Run<'_> {
         };
 
         // Optimizer, schedule and state: fresh, or from the checkpoint.
-        let names: Vec<(String, usize)> =
-            model.net.params().iter().map(|(n, _, d)| (n.clone(), d.len())).collect();
-        let (mut adam, mut state) = if resume {
-            let expected = model.config.arch.param_shapes();
-            let ck = file::load_checkpoint::<TrainerState>(&ckpt_path, &expected)?;
-            for (dst, src) in model.net.params_mut().into_iter().zip(&ck.tensors) {
-                dst.copy_from_slice(&src.data);
-            }
-            (ck.optimizer, ck.trainer)
+        let steps_per_epoch = plan.batches().len();
+        let (adam, mut state) = if resume {
+            from_checkpoint(&mut model, &ckpt_path)?
         } else {
-            let adam = Adam::new(
-                AdamConfig {
-                    lr: opts.learning_rate,
-                    weight_decay: opts.weight_decay,
-                    ..AdamConfig::default()
-                },
-                &names,
-            )?;
-            // Warm-up and patience not given follow the epoch length (see `recipe`).
-            let fine_tune = matches!(job.start, Start::FineTune { .. });
-            let steps_per_epoch = plan.batches().len();
-            let (plateau, early_stop) = recipe::auto_patience(steps_per_epoch);
-            let schedule = LrSchedule::new(LrScheduleConfig {
-                base_lr: opts.learning_rate,
-                warmup_steps: opts
-                    .warmup_steps
-                    .unwrap_or_else(|| recipe::auto_warmup(steps_per_epoch, fine_tune)),
-                patience: opts.plateau_patience.unwrap_or(plateau),
-                ..LrScheduleConfig::default()
-            })?;
-            let early = EarlyStopping::new(EarlyStoppingConfig {
-                patience: opts.early_stop_patience.unwrap_or(early_stop),
-                ..EarlyStoppingConfig::default()
-            });
-            let state = TrainerState {
-                epoch: 0,
-                batch_in_epoch: 0,
-                step: 0,
-                schedule,
-                early,
-                best_cer: None,
-                epoch_loss_sum: 0.0,
-                epoch_loss_count: 0,
-                seconds: 0.0,
-                config: model.config.clone(),
-                finished: None,
-                // The starting model's record (a new model's is empty).
-                prior: Some(model.config.training.clone()),
-                baseline: None,
-            };
-            (adam, state)
+            fresh_state(&job, &model, steps_per_epoch)?
         };
-        // A fine-tuned model's record counts the training of the model it started from too. The
-        // checkpoint keeps that record; an older checkpoint without it makes a resume read the
-        // init model's config again (if it is gone by now the record starts from this run alone).
-        let prior = match (&state.prior, &job.start) {
-            (Some(p), _) => p.clone(),
-            (None, Start::FineTune { model: init, .. }) => {
-                file::load_config::<ModelConfig>(&file::ModelPaths::resolve(init).config)
-                    .map(|c| c.training)
-                    .unwrap_or_default()
-            }
-            (None, Start::Scratch { .. }) => crate::model::TrainingInfo::default(),
-        };
+        let prior = prior_record(&state, &job);
         state.prior = Some(prior.clone());
         if let Some(reason) = state.finished {
             self.emit.send(TrainEvent::Finished {
@@ -435,7 +287,6 @@ impl Run<'_> {
         }
         state.config = model.config.clone();
         let mut log = Log::open(&dir.join("log.jsonl"))?;
-        let steps_per_epoch = plan.batches().len();
         self.emit.send(TrainEvent::Started {
             step: state.step,
             epoch: state.epoch,
@@ -443,96 +294,60 @@ impl Run<'_> {
             epochs: opts.epochs,
         });
 
-        let mut grads = model.net.new_grads();
-        let mut ctc = CtcLoss::<f32>::new();
+        let grads = model.net.new_grads();
+        let mut fit = Fit { model, adam, state, grads, ctc: CtcLoss::<f32>::new() };
         // The "before" of a fine-tune: the starting model on this run's validation set.
         if matches!(job.start, Start::FineTune { .. })
-            && state.step == 0
-            && state.baseline.is_none()
-            && let Some(v) = self.validate(&model, &val, &val_plan, &val_builder, &mut ctc, 0)?
+            && fit.state.step == 0
+            && fit.state.baseline.is_none()
+            && let Some(v) =
+                self.validate(&fit.model, &val, &val_plan, &val_builder, &mut fit.ctc, 0)?
         {
             let b = Baseline { val_cer: v.cer, val_wer: v.wer };
             log.line(&serde_json::json!({ "baseline": &b }))?;
             self.emit.send(TrainEvent::Baseline(b.clone()));
-            state.baseline = Some(b);
+            fit.state.baseline = Some(b);
         }
         let mut last_ckpt = Instant::now();
         let run_start = Instant::now();
-        let seconds_before = state.seconds;
+        let seconds_before = fit.state.seconds;
         let mut step_time = Ema::new(0.1);
         let reason = 'epochs: loop {
-            if state.epoch >= opts.epochs {
+            if fit.state.epoch >= opts.epochs {
                 break FinishReason::Completed;
             }
             let epoch_start = Instant::now();
-            let order = plan.epoch(opts.seed, state.epoch);
-            while state.batch_in_epoch < order.len() {
+            let order = plan.epoch(opts.seed, fit.state.epoch);
+            while fit.state.batch_in_epoch < order.len() {
                 match self.poll() {
                     Control::Stop => {
-                        state.seconds = seconds_before + run_start.elapsed().as_secs_f64();
-                        self.checkpoint(&model, &adam, &state, &ckpt_path)?;
+                        fit.state.seconds = seconds_before + run_start.elapsed().as_secs_f64();
+                        self.checkpoint(&fit, &ckpt_path)?;
                         break 'epochs FinishReason::Stopped;
                     }
                     Control::SaveNow => {
-                        self.checkpoint(&model, &adam, &state, &ckpt_path)?;
+                        self.checkpoint(&fit, &ckpt_path)?;
                         last_ckpt = Instant::now();
                     }
                     Control::Go => {}
                 }
                 let t0 = Instant::now();
-                let indices = order[state.batch_in_epoch];
-                let batch = builder.build(indices, state.epoch)?;
+                let indices = order[fit.state.batch_in_epoch];
                 let audio_s: f64 = indices.iter().map(|&i| train[i].duration_s).sum();
-                let step = state.step;
-                let mut rng = step_rng(opts.seed, step);
-                let (logits, cache_fwd) =
-                    model.net.forward(batch.features.view(), &batch.lengths, true, &mut rng)?;
-                let out_lengths = model.net.out_lengths(&batch.lengths);
-                let out =
-                    ctc.compute(logits.view(), &out_lengths, &batch.targets, Reduction::Mean)?;
-                if !out.impossible.is_empty() {
-                    let ids = out
-                        .impossible
-                        .iter()
-                        .map(|&b| train[batch.utterances[b]].id.clone())
-                        .collect();
-                    self.emit.send(TrainEvent::Impossible { step, ids });
-                }
-                let lr = state.schedule.lr_at(adam.steps_taken());
-                let loss = f64::from(out.loss);
-                let mut skipped = None;
-                let mut norm = f64::NAN;
-                if out.impossible.len() == batch.lengths.len() {
-                    skipped = Some(
-                        "every utterance in the batch is too short for its transcript".to_string(),
-                    );
-                } else if !loss.is_finite() {
-                    skipped = Some(format!("loss is {loss}"));
-                } else {
-                    grads.zero();
-                    model.net.backward(cache_fwd, out.grad.view(), &mut grads);
-                    let mut gs = grads.tensors_mut();
-                    let gn = clip_grad_norm(&mut gs, opts.clip_norm);
-                    norm = gn.norm();
-                    if !gn.is_finite() {
-                        skipped = Some(format!("gradient norm is {norm}"));
-                    } else {
-                        adam.set_lr(lr)?;
-                        let g: Vec<&[f32]> = gs.iter().map(|g| &**g).collect();
-                        adam.step(&mut model.net.params_mut(), &g)?;
-                    }
-                }
-                state.batch_in_epoch += 1;
-                state.step += 1;
+                let step = fit.state.step;
+                let outcome = self.step(&mut fit, &builder, &train, indices, &opts)?;
+                fit.state.batch_in_epoch += 1;
+                fit.state.step += 1;
                 let ms = t0.elapsed().as_secs_f64() * 1e3;
                 step_time.add(ms);
-                match skipped {
+                match outcome.skipped {
                     Some(reason) => {
                         log.line(&serde_json::json!({"skipped": step, "reason": reason}))?;
                         self.emit.send(TrainEvent::Skipped { step, reason });
                     }
                     None => {
-                        state.epoch_loss_sum += loss;
+                        let state = &mut fit.state;
+                        state.epoch_loss_sum += outcome.loss;
                         state.epoch_loss_count += 1;
                         let remaining = (order.len() - state.batch_in_epoch) as f64
                             + (opts.epochs - state.epoch - 1) as f64 * order.len() as f64;
@@ -541,9 +356,9 @@ impl Run<'_> {
                             epoch: state.epoch,
                             batch: state.batch_in_epoch,
                             batches: order.len(),
-                            loss,
-                            learning_rate: lr,
-                            grad_norm: norm,
+                            loss: outcome.loss,
+                            learning_rate: outcome.lr,
+                            grad_norm: outcome.norm,
                             ms,
                             audio_per_s: audio_s / (ms / 1e3),
                             eta_s: remaining * step_time.value() / 1e3,
@@ -553,71 +368,28 @@ impl Run<'_> {
                     }
                 }
                 if last_ckpt.elapsed() >= Duration::from_secs_f64(opts.checkpoint_minutes * 60.0) {
-                    state.seconds = seconds_before + run_start.elapsed().as_secs_f64();
-                    self.checkpoint(&model, &adam, &state, &ckpt_path)?;
+                    fit.state.seconds = seconds_before + run_start.elapsed().as_secs_f64();
+                    self.checkpoint(&fit, &ckpt_path)?;
                     last_ckpt = Instant::now();
                 }
             }
 
-            // End of epoch: validate, keep the best, adjust the schedule, checkpoint.
             let v = self.validate(
-                &model,
+                &fit.model,
                 &val,
                 &val_plan,
                 &val_builder,
-                &mut ctc,
+                &mut fit.ctc,
                 opts.samples_per_epoch,
             )?;
-            let train_loss = state.epoch_loss_sum / state.epoch_loss_count.max(1) as f64;
-            let epoch = state.epoch;
-            state.epoch += 1;
-            state.batch_in_epoch = 0;
-            state.epoch_loss_sum = 0.0;
-            state.epoch_loss_count = 0;
-            state.seconds = seconds_before + run_start.elapsed().as_secs_f64();
-            // Without validation data the training loss stands in for the CER.
-            let metric = v.as_ref().map_or(train_loss, |v| v.cer);
-            // A validation during the warm-up, or before the model emits any text (CER 100 %),
-            // says nothing about a plateau: it may set the best but never lowers the rate or
-            // counts towards early stopping (else a slow start halves the rate before it peaks).
-            let judged = !state.schedule.in_warmup(adam.steps_taken())
-                && v.as_ref().is_none_or(|v| v.emitted);
-            let decision = if judged {
-                state.schedule.observe(metric);
-                state.early.observe(metric)
-            } else {
-                state.early.observe_grace(metric)
-            };
-            let best = decision == EarlyStop::Improved;
-            model.config.training = self.training_info(&job, &train, &state, v.as_ref(), &prior);
-            if best {
-                state.best_cer = v.as_ref().map(|v| v.cer);
-                model.save(&job.out_dir)?;
-            }
-            model.save(&dir.join("last"))?;
-            state.config = model.config.clone();
-            if decision == EarlyStop::Stop {
-                state.finished = Some(FinishReason::EarlyStopped);
-            } else if state.epoch >= opts.epochs {
-                state.finished = Some(FinishReason::Completed);
-            }
-            self.checkpoint(&model, &adam, &state, &ckpt_path)?;
+            fit.state.seconds = seconds_before + run_start.elapsed().as_secs_f64();
+            let mut info = self.end_epoch(&mut fit, &job, &train, v.as_ref(), &prior)?;
             last_ckpt = Instant::now();
-            let info = EpochInfo {
-                epoch,
-                step: state.step,
-                train_loss,
-                val_loss: v.as_ref().map(|v| v.loss),
-                val_cer: v.as_ref().map(|v| v.cer),
-                val_wer: v.as_ref().map(|v| v.wer),
-                learning_rate: state.schedule.lr_at(adam.steps_taken()),
-                best,
-                samples: v.map(|v| v.samples).unwrap_or_default(),
-                seconds: epoch_start.elapsed().as_secs_f64(),
-            };
+            info.samples = v.map(|v| v.samples).unwrap_or_default();
+            info.seconds = epoch_start.elapsed().as_secs_f64();
             log.line(&serde_json::json!({ "epoch": &info }))?;
             self.emit.send(TrainEvent::Epoch(info));
-            if let Some(r) = state.finished {
+            if let Some(r) = fit.state.finished {
                 break r;
             }
         };
@@ -626,10 +398,319 @@ impl Run<'_> {
         }
         self.emit.send(TrainEvent::Finished {
             reason,
-            best_cer: state.best_cer,
+            best_cer: fit.state.best_cer,
             model: job.out_dir.clone(),
         });
         Ok(())
+    }
+
+    /// The training and validation utterances, reported, with a warning when the validation set
+    /// is missing or too small to mean much.
+    fn load_data(&self, job: &TrainJob, model: &Model) -> Result<(Vec<Utterance>, Vec<Utterance>)> {
+        let alphabet = model.config.alphabet.clone();
+        let fps = model.config.output_frames_per_second();
+        let split = match &job.validation {
+            Some(v) => ValidationSplit::Folder { path: v.clone() },
+            None => {
+                ValidationSplit::HashPercent { validation_percent: job.options.validation_percent }
+            }
+        };
+        let tv = data::load_train_validation(&job.data, &split, &alphabet, fps)?;
+        self.emit.send(TrainEvent::Dataset {
+            train: tv.train_report.clone(),
+            validation: tv.validation_report.clone(),
+            train_utterances: tv.train.len(),
+            validation_utterances: tv.validation.len(),
+        });
+        if tv.train.is_empty() {
+            return Err(Error::data(
+                &job.data,
+                "no usable training utterances (see the dataset report)",
+            ));
+        }
+        if tv.validation.is_empty() {
+            self.emit.send(TrainEvent::Warning(
+                "no validation utterances: the run cannot measure CER and keeps the weights of \
+                 the lowest training loss; give a validation folder or a larger share"
+                    .into(),
+            ));
+        } else if tv.validation.len() < FEW_VALIDATION_UTTERANCES {
+            self.emit.send(TrainEvent::Warning(format!(
+                "only {} validation utterance(s): its CER is a rough figure; {FEW_VALIDATION_UTTERANCES} \
+                 or more make it meaningful (record or add more, raise the validation share, or \
+                 give a validation folder)",
+                tv.validation.len()
+            )));
+        }
+        Ok((tv.train, tv.validation))
+    }
+
+    /// One optimizer step on one batch (or none, with the reason in `skipped`).
+    fn step(
+        &self,
+        fit: &mut Fit,
+        builder: &BatchBuilder<'_>,
+        train: &[Utterance],
+        indices: &[usize],
+        opts: &TrainOptions,
+    ) -> Result<StepOutcome> {
+        let batch = builder.build(indices, fit.state.epoch)?;
+        let step = fit.state.step;
+        let mut rng = step_rng(opts.seed, step);
+        let (logits, cache_fwd) =
+            fit.model.net.forward(batch.features.view(), &batch.lengths, true, &mut rng)?;
+        let out_lengths = fit.model.net.out_lengths(&batch.lengths);
+        let out = fit.ctc.compute(logits.view(), &out_lengths, &batch.targets, Reduction::Mean)?;
+        if !out.impossible.is_empty() {
+            let ids =
+                out.impossible.iter().map(|&b| train[batch.utterances[b]].id.clone()).collect();
+            self.emit.send(TrainEvent::Impossible { step, ids });
+        }
+        let lr = fit.state.schedule.lr_at(fit.adam.steps_taken());
+        let loss = f64::from(out.loss);
+        let mut norm = f64::NAN;
+        let skipped = if out.impossible.len() == batch.lengths.len() {
+            Some("every utterance in the batch is too short for its transcript".to_string())
+        } else if !loss.is_finite() {
+            Some(format!("loss is {loss}"))
+        } else {
+            fit.grads.zero();
+            fit.model.net.backward(cache_fwd, out.grad.view(), &mut fit.grads);
+            let mut gs = fit.grads.tensors_mut();
+            let gn = clip_grad_norm(&mut gs, opts.clip_norm);
+            norm = gn.norm();
+            if gn.is_finite() {
+                fit.adam.set_lr(lr)?;
+                let g: Vec<&[f32]> = gs.iter().map(|g| &**g).collect();
+                fit.adam.step(&mut fit.model.net.params_mut(), &g)?;
+                None
+            } else {
+                Some(format!("gradient norm is {norm}"))
+            }
+        };
+        Ok(StepOutcome { loss, lr, norm, skipped })
+    }
+
+    /// End of an epoch: judge the validation (best, plateau, early stop), save the best and the
+    /// newest weights, checkpoint. Returns the epoch's report without its samples and time.
+    fn end_epoch(
+        &self,
+        fit: &mut Fit,
+        job: &TrainJob,
+        train: &[Utterance],
+        v: Option<&Validation>,
+        prior: &crate::model::TrainingInfo,
+    ) -> Result<EpochInfo> {
+        let state = &mut fit.state;
+        let train_loss = state.epoch_loss_sum / state.epoch_loss_count.max(1) as f64;
+        let epoch = state.epoch;
+        state.epoch += 1;
+        state.batch_in_epoch = 0;
+        state.epoch_loss_sum = 0.0;
+        state.epoch_loss_count = 0;
+        // Without validation data the training loss stands in for the CER.
+        let metric = v.map_or(train_loss, |v| v.cer);
+        // A validation during the warm-up, or before the model emits any text (CER 100 %),
+        // says nothing about a plateau: it may set the best but never lowers the rate or
+        // counts towards early stopping (else a slow start halves the rate before it peaks).
+        let judged =
+            !state.schedule.in_warmup(fit.adam.steps_taken()) && v.is_none_or(|v| v.emitted);
+        let decision = if judged {
+            state.schedule.observe(metric);
+            state.early.observe(metric)
+        } else {
+            state.early.observe_grace(metric)
+        };
+        let best = decision == EarlyStop::Improved;
+        fit.model.config.training = training_info(job, train, state, v, prior);
+        if best {
+            state.best_cer = v.map(|v| v.cer);
+            fit.model.save(&job.out_dir)?;
+        }
+        state.config = fit.model.config.clone();
+        if decision == EarlyStop::Stop {
+            state.finished = Some(FinishReason::EarlyStopped);
+        } else if state.epoch >= job.options.epochs {
+            state.finished = Some(FinishReason::Completed);
+        }
+        // The checkpoint saves the newest weights (`last`) too.
+        self.checkpoint(fit, &job.out_dir.join("checkpoint.safetensors"))?;
+        Ok(EpochInfo {
+            epoch,
+            step: fit.state.step,
+            train_loss,
+            val_loss: v.map(|v| v.loss),
+            val_cer: v.map(|v| v.cer),
+            val_wer: v.map(|v| v.wer),
+            learning_rate: fit.state.schedule.lr_at(fit.adam.steps_taken()),
+            best,
+            samples: Vec::new(),
+            seconds: 0.0,
+        })
+    }
+}
+
+/// The mutable half of a run: weights, optimizer, schedule and counters, and the buffers every
+/// step reuses.
+struct Fit {
+    model: Model,
+    adam: Adam<f32>,
+    state: TrainerState,
+    grads: AcousticParams<f32>,
+    ctc: CtcLoss<f32>,
+}
+
+/// What one step did.
+struct StepOutcome {
+    loss: f64,
+    lr: f64,
+    norm: f64,
+    /// Why no update was made (the batch is then left out of the epoch's loss).
+    skipped: Option<String>,
+}
+
+/// Refuses to start a new run over an existing one unless asked to replace it (and never over
+/// the model it starts from); replacing deletes the old run's files first.
+fn clear_for_new_run(job: &TrainJob) -> Result<()> {
+    let dir = &job.out_dir;
+    let Some(what) = describe_existing_run(dir) else { return Ok(()) };
+    if let Start::FineTune { model, .. } = &job.start {
+        let from = file::ModelPaths::resolve(model).config;
+        let same = crate::util::same_file;
+        if same(&from, &dir.join("model.json")) || same(&from, &dir.join("last.json")) {
+            return Err(Error::Options(format!(
+                "{what}, and that is the model this run starts from: choose another output folder"
+            )));
+        }
+    }
+    if !job.replace {
+        return Err(Error::Options(format!(
+            "{what}; continue it with --resume, replace it with --force, or choose another output folder"
+        )));
+    }
+    for f in existing_run(dir) {
+        let p = dir.join(f);
+        std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+    }
+    Ok(())
+}
+
+/// The model a resumed run continues (its weights come from the checkpoint afterwards); the
+/// saved job must match in data, validation and start point.
+fn resumed_model(job: &TrainJob, job_path: &Path, ckpt_path: &Path) -> Result<Model> {
+    let saved: TrainJob = read_json(job_path)?;
+    if saved.data != job.data || saved.start != job.start || saved.validation != job.validation {
+        return Err(Error::Training(format!(
+            "{}: --resume needs the same data, validation and model settings as the run it continues",
+            job_path.display()
+        )));
+    }
+    Model::new(read_ckpt_config(ckpt_path)?)
+}
+
+/// A new run's model: new random weights, or the starting model (widened if asked). The flag
+/// says the global normalization statistics still have to be computed from the training data.
+fn start_model(job: &TrainJob) -> Result<(Model, bool)> {
+    match &job.start {
+        Start::Scratch { arch, features, alphabet } => {
+            let mut cfg = ModelConfig::new(arch.clone(), features.clone(), alphabet.clone());
+            let fresh = features.normalization == Normalization::Global;
+            if fresh {
+                // Placeholder statistics are replaced before the first step; validate() wants
+                // them present for global normalization.
+                cfg.cmvn = Some(features::Cmvn {
+                    mean: vec![0.0; features.dim()],
+                    std: vec![1.0; features.dim()],
+                });
+            }
+            Ok((Model::new(cfg)?, fresh))
+        }
+        Start::FineTune { model, widen_to } => {
+            let mut m = Model::load(model)?;
+            if let Some(hidden) = *widen_to
+                && hidden != m.config.arch.hidden
+            {
+                m.net = m.net.widen(hidden, WIDEN_NOISE, job.options.seed)?;
+                m.config.arch = m.net.config.clone();
+            }
+            Ok((m, false))
+        }
+    }
+}
+
+/// Weights, Adam moments and trainer state from a checkpoint.
+fn from_checkpoint(model: &mut Model, ckpt_path: &Path) -> Result<(Adam<f32>, TrainerState)> {
+    let expected = model.config.arch.param_shapes();
+    let ck = file::load_checkpoint::<TrainerState>(ckpt_path, &expected)?;
+    for (dst, src) in model.net.params_mut().into_iter().zip(&ck.tensors) {
+        dst.copy_from_slice(&src.data);
+    }
+    Ok((ck.optimizer, ck.trainer))
+}
+
+/// A new run's optimizer and state. Warm-up and patience not given follow the epoch length
+/// (see `recipe`).
+fn fresh_state(
+    job: &TrainJob,
+    model: &Model,
+    steps_per_epoch: usize,
+) -> Result<(Adam<f32>, TrainerState)> {
+    let opts = &job.options;
+    let names: Vec<(String, usize)> =
+        model.net.params().iter().map(|(n, _, d)| (n.clone(), d.len())).collect();
+    let adam = Adam::new(
+        AdamConfig {
+            lr: opts.learning_rate,
+            weight_decay: opts.weight_decay,
+            ..AdamConfig::default()
+        },
+        &names,
+    )?;
+    let fine_tune = matches!(job.start, Start::FineTune { .. });
+    let (plateau, early_stop) = recipe::auto_patience(steps_per_epoch);
+    let schedule = LrSchedule::new(LrScheduleConfig {
+        base_lr: opts.learning_rate,
+        warmup_steps: opts
+            .warmup_steps
+            .unwrap_or_else(|| recipe::auto_warmup(steps_per_epoch, fine_tune)),
+        patience: opts.plateau_patience.unwrap_or(plateau),
+        ..LrScheduleConfig::default()
+    })?;
+    let early = EarlyStopping::new(EarlyStoppingConfig {
+        patience: opts.early_stop_patience.unwrap_or(early_stop),
+        ..EarlyStoppingConfig::default()
+    });
+    let state = TrainerState {
+        epoch: 0,
+        batch_in_epoch: 0,
+        step: 0,
+        schedule,
+        early,
+        best_cer: None,
+        epoch_loss_sum: 0.0,
+        epoch_loss_count: 0,
+        seconds: 0.0,
+        config: model.config.clone(),
+        finished: None,
+        // The starting model's record (a new model's is empty).
+        prior: Some(model.config.training.clone()),
+        baseline: None,
+    };
+    Ok((adam, state))
+}
+
+/// A fine-tuned model's record counts the training of the model it started from too. The
+/// checkpoint keeps that record; an older checkpoint without it makes a resume read the init
+/// model's config again (if it is gone by now the record starts from this run alone).
+fn prior_record(state: &TrainerState, job: &TrainJob) -> crate::model::TrainingInfo {
+    match (&state.prior, &job.start) {
+        (Some(p), _) => p.clone(),
+        (None, Start::FineTune { model: init, .. }) => {
+            file::load_config::<ModelConfig>(&file::ModelPaths::resolve(init).config)
+                .map(|c| c.training)
+                .unwrap_or_default()
+        }
+        (None, Start::Scratch { .. }) => crate::model::TrainingInfo::default(),
     }
 }
 
@@ -804,13 +885,8 @@ impl Run<'_> {
     }
 
     /// Weights + Adam + trainer state, and the newest weights as a loadable model (`last`).
-    fn checkpoint(
-        &self,
-        model: &Model,
-        adam: &Adam<f32>,
-        state: &TrainerState,
-        path: &Path,
-    ) -> Result<()> {
+    fn checkpoint(&self, fit: &Fit, path: &Path) -> Result<()> {
+        let (model, adam, state) = (&fit.model, &fit.adam, &fit.state);
         let dir = path.parent().unwrap_or(Path::new("."));
         model.save(&dir.join("last"))?;
         let params = model.net.params();
@@ -822,34 +898,34 @@ impl Run<'_> {
         self.emit.send(TrainEvent::Checkpoint { step: state.step, path: path.to_path_buf() });
         Ok(())
     }
+}
 
-    fn training_info(
-        &self,
-        job: &TrainJob,
-        train: &[Utterance],
-        state: &TrainerState,
-        v: Option<&Validation>,
-        prior: &crate::model::TrainingInfo,
-    ) -> crate::model::TrainingInfo {
-        crate::model::TrainingInfo {
-            dataset: job.data.display().to_string(),
-            train_utterances: train.len(),
-            train_hours: train.iter().map(|u| u.duration_s).sum::<f64>() / 3600.0,
-            earlier_stages: prior.stages_so_far(),
-            epochs: prior.epochs + state.epoch,
-            steps: prior.steps + state.step,
-            seconds: prior.seconds + state.seconds,
-            val_cer: v.map(|v| v.cer),
-            val_wer: v.map(|v| v.wer),
-            val_loss: v.map(|v| v.loss),
-            validation: v.map_or(String::new(), |v| describe_validation(job, v.utterances)),
-            start_val_cer: state.baseline.as_ref().map(|b| b.val_cer),
-            start_val_wer: state.baseline.as_ref().map(|b| b.val_wer),
-            // Measurements of the starting model were of other weights.
-            evaluations: Vec::new(),
-            saved_unix_s: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
-            hark_version: env!("CARGO_PKG_VERSION").to_string(),
-        }
+/// The model's training record after this epoch.
+fn training_info(
+    job: &TrainJob,
+    train: &[Utterance],
+    state: &TrainerState,
+    v: Option<&Validation>,
+    prior: &crate::model::TrainingInfo,
+) -> crate::model::TrainingInfo {
+    crate::model::TrainingInfo {
+        dataset: job.data.display().to_string(),
+        train_utterances: train.len(),
+        train_hours: train.iter().map(|u| u.duration_s).sum::<f64>() / 3600.0,
+        earlier_stages: prior.stages_so_far(),
+        epochs: prior.epochs + state.epoch,
+        steps: prior.steps + state.step,
+        seconds: prior.seconds + state.seconds,
+        val_cer: v.map(|v| v.cer),
+        val_wer: v.map(|v| v.wer),
+        val_loss: v.map(|v| v.loss),
+        validation: v.map_or(String::new(), |v| describe_validation(job, v.utterances)),
+        start_val_cer: state.baseline.as_ref().map(|b| b.val_cer),
+        start_val_wer: state.baseline.as_ref().map(|b| b.val_wer),
+        // Measurements of the starting model were of other weights.
+        evaluations: Vec::new(),
+        saved_unix_s: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+        hark_version: env!("CARGO_PKG_VERSION").to_string(),
     }
 }
 
