@@ -979,7 +979,6 @@ fn report_ui(ui: &mut egui::Ui, title: &str, r: &DatasetReport) {
     });
 }
 
-/// A new, dated run folder under the app's data directory.
 /// Where the app's runs go when no folder is chosen: a folder per run, named after the model
 /// and the date ([`recipe::fresh_run_dir`]).
 pub fn runs_root() -> PathBuf {

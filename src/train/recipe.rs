@@ -269,7 +269,9 @@ pub fn fresh_run_dir(root: &Path, label: &str, unix_s: u64) -> PathBuf {
             clean.push('-');
         }
     }
-    let clean = clean.trim_matches('-');
+    // A label that is itself a run folder's name ("model-2026-12-02-0009") keeps its name part
+    // only, so a run beside it is "model-2026-12-02-0010", not a name with two dates.
+    let clean = strip_run_stamp(clean.trim_matches('-'));
     let clean = if clean.is_empty() { "model" } else { clean };
     let (y, mo, d, h, mi) = civil_utc(unix_s);
     let base = format!("{clean}-{y:04}-{mo:02}-{d:02}-{h:02}{mi:02}");
@@ -280,6 +282,26 @@ pub fn fresh_run_dir(root: &Path, label: &str, unix_s: u64) -> PathBuf {
         n += 1;
     }
     dir
+}
+
+/// `label` without a trailing `-YYYY-MM-DD-HHMM` or `-YYYY-MM-DD-HHMM-N` (what
+/// [`fresh_run_dir`] appends).
+fn strip_run_stamp(label: &str) -> &str {
+    let parts: Vec<&str> = label.split('-').collect();
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    let is_stamp = |p: &[&str]| {
+        p.len() == 4 && digits(p[0], 4) && digits(p[1], 2) && digits(p[2], 2) && digits(p[3], 4)
+    };
+    let n = parts.len();
+    let keep = if n >= 5 && is_stamp(&parts[n - 4..]) {
+        n - 4
+    } else if n >= 6 && is_stamp(&parts[n - 5..n - 1]) && parts[n - 1].parse::<u32>().is_ok() {
+        n - 5
+    } else {
+        return label;
+    };
+    let len = parts[..keep].iter().map(|p| p.len() + 1).sum::<usize>() - 1;
+    &label[..len]
 }
 
 /// (year, month, day, hour, minute) in UTC of a Unix time (Howard Hinnant's civil-from-days).
@@ -319,6 +341,13 @@ mod tests {
             fresh_run_dir(root.path(), " ?? ", t).file_name().unwrap(),
             "model-2026-12-01-2035"
         );
+        // A new folder beside a run folder is named after the run's name, not its full name.
+        let c = fresh_run_dir(root.path(), "hark-default-english-2026-12-01-1902-3", t);
+        assert_eq!(c.file_name().unwrap(), "hark-default-english-2026-12-01-2035-2");
+        let d = fresh_run_dir(root.path(), "model-2026-12-01-1902", t);
+        assert_eq!(d.file_name().unwrap(), "model-2026-12-01-2035");
+        assert_eq!(strip_run_stamp("digits-2026"), "digits-2026");
+        assert_eq!(strip_run_stamp("2026-12-01-1902"), "2026-12-01-1902");
     }
 
     #[test]
