@@ -84,6 +84,20 @@ class EarlyStopping:
         self.__dict__.update(d)
 
 
+def auto_warmup(steps_per_epoch, fine_tune):
+    """`hark train`'s warm-up when none is given: a fifth of an epoch, 1 to 200 steps; half that
+    (rounded up) for a fine-tune (src/train/recipe.rs auto_warmup)."""
+    w = min(max(steps_per_epoch // 5, 1), 200)
+    return (w + 1) // 2 if fine_tune else w
+
+
+def auto_patience(steps_per_epoch):
+    """(plateau, early-stop) patience in epochs when none is given: about 600 updates, 2 to 5
+    epochs; early stopping twice that plus 2 (src/train/recipe.rs auto_patience)."""
+    plateau = min(max(-(-600 // max(steps_per_epoch, 1)), 2), 5)
+    return plateau, 2 * plateau + 2
+
+
 def make_optimizer(model, lr, weight_decay=0.0):
     """Hark's Adam (beta 0.9/0.999, eps 1e-8; same update formula as torch.optim.Adam); with
     weight decay, decoupled AdamW decay on every tensor whose name has no 'bias'."""

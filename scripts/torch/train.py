@@ -59,12 +59,18 @@ def parse_args(argv=None):
     ap.add_argument("--resume", action="store_true", help="continue the run in --out")
     ap.add_argument("--name", help="name stored in the model")
     ap.add_argument("--epochs", type=int, default=30)
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--warmup", type=int, default=200, help="warm-up steps (linear from 0 to --lr)")
+    ap.add_argument("--lr", type=float, default=None,
+                    help="peak learning rate (default: 1e-3 from scratch, 1e-4 with --init, as hark train)")
+    ap.add_argument("--warmup", type=int, default=None,
+                    help="warm-up steps (linear from 0 to --lr; default: a fifth of an epoch, at most "
+                         "200, half that with --init, as hark train)")
     ap.add_argument("--weight-decay", type=float, default=0.0)
     ap.add_argument("--clip-norm", type=float, default=5.0)
-    ap.add_argument("--plateau-patience", type=int, default=2)
-    ap.add_argument("--patience", type=int, default=6, help="early-stopping patience (epochs)")
+    ap.add_argument("--plateau-patience", type=int, default=None,
+                    help="epochs without a better CER before the rate is halved (default: about 600 "
+                         "updates' worth, 2 to 5 epochs, as hark train)")
+    ap.add_argument("--patience", type=int, default=None,
+                    help="early-stopping patience in epochs (default: twice the plateau patience + 2)")
     ap.add_argument("--legacy-plateau", action="store_true",
                     help="judge every epoch, also during the warm-up and before any text is emitted "
                          "(the rule of Hark's trainer up to commit f7a33d5; for comparisons)")
@@ -77,7 +83,8 @@ def parse_args(argv=None):
     ap.add_argument("--layers", type=int, default=3)
     ap.add_argument("--stack", type=int, default=3, help="stack and subsample this many frames")
     ap.add_argument("--dropout", type=float, default=0.1)
-    ap.add_argument("--normalization", choices=["global", "utterance", "none"], default="global")
+    ap.add_argument("--normalization", choices=["global", "utterance", "none"], default="utterance",
+                    help="feature normalization of a new model (default: utterance, as hark train)")
     # Machinery.
     ap.add_argument("--hark", help="hark binary (default: target/release/hark, $HARK_BIN, PATH)")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads per process")
@@ -208,6 +215,20 @@ def main(argv=None):
     val = hdata.Split(cache, "val")
     chars = cfg["alphabet"]["chars"]
 
+    fps = 1000.0 / cfg["features"]["frame_shift_ms"]
+    plan = hdata.batch_plan([it["duration_s"] for it in train.items], a.batch, a.batch_frames, fps)
+    val_plan = hdata.batch_plan([it["duration_s"] for it in val.items], a.batch, a.batch_frames, fps)
+    # Settings not given follow the epoch length, as in `hark train` (src/train/recipe.rs).
+    fine_tune = bool(a.init)
+    lr = a.lr if a.lr is not None else (1e-4 if fine_tune else 1e-3)
+    warmup = a.warmup if a.warmup is not None else recipe.auto_warmup(len(plan), fine_tune)
+    plateau, early_stop = recipe.auto_patience(len(plan))
+    plateau = a.plateau_patience if a.plateau_patience is not None else plateau
+    early_stop = a.patience if a.patience is not None else early_stop
+    if rank0 and not a.resume:
+        print(f"recipe: lr {lr:g}, warm-up {warmup} steps, plateau patience {plateau}, "
+              f"early stop after {early_stop} epochs ({len(plan)} steps per epoch)", flush=True)
+
     # --- Model, optimizer, schedule, state. ---
     net = hmodel.HarkAcoustic(cfg["arch"])
     if ckpt is not None:
@@ -219,9 +240,9 @@ def main(argv=None):
     net.to(d.device)
     ddp = torch.nn.parallel.DistributedDataParallel(
         net, device_ids=[d.local_rank] if d.device.type == "cuda" else None) if d.on else net
-    opt = recipe.make_optimizer(net, a.lr, a.weight_decay)
-    sched = recipe.LrSchedule(a.lr, a.warmup, patience=a.plateau_patience)
-    early = recipe.EarlyStopping(a.patience)
+    opt = recipe.make_optimizer(net, lr, a.weight_decay)
+    sched = recipe.LrSchedule(lr, warmup, patience=plateau)
+    early = recipe.EarlyStopping(early_stop)
     st = dict(epoch=0, batch_in_epoch=0, step=0, adam_steps=0, best_cer=None, loss_sum=0.0,
               loss_count=0, seconds=0.0, finished=None)
     if ckpt is not None:
@@ -234,9 +255,6 @@ def main(argv=None):
             print(f"run already finished ({st['finished']}); model in {out}")
         return
 
-    fps = 1000.0 / cfg["features"]["frame_shift_ms"]
-    plan = hdata.batch_plan([it["duration_s"] for it in train.items], a.batch, a.batch_frames, fps)
-    val_plan = hdata.batch_plan([it["duration_s"] for it in val.items], a.batch, a.batch_frames, fps)
     sampler = hdata.DistributedBatchSampler(plan, d.world, d.rank, seed=a.seed)
     version = hark_version(hark)
     dim = cfg["arch"]["input_dim"]
