@@ -140,15 +140,43 @@ pub fn segment_from_hypothesis(
 /// Silence between two words (s) that starts a new segment when a file is decoded in one pass.
 pub const PAUSE_S: f64 = 0.6;
 
+/// Silence (s) between two decoded characters that makes a word break in a decode with no space
+/// at all: a model that never emits spaces (such as a keyword or tone detector) relies on it. A
+/// decode that has a space anywhere comes from a model that spells word breaks itself, and then
+/// splitting never adds one: a CTC model can emit the last letter of a word a second after the
+/// rest (measured: "fiv…e" 1.02 s apart), and that stays one word.
+pub const WORD_BREAK_PAUSE_S: f64 = 1.0;
+
 /// Splits a segment where the silence between two consecutive words is at least `pause_s`. Each
 /// part spans its words plus `margin_s` on each side, within the original span and without
-/// overlap; a segment without words yields nothing. Words are exactly the decoder's: splitting
-/// never adds a space, so the parts' texts joined by spaces are the decoder's text (a CTC model
-/// may emit the last letter of a word a second after the rest, as in "fiv…e"; that is still one
-/// word, and the training validation, which reads the decoder's text, agrees).
-pub fn split_at_pauses(seg: Segment, pause_s: f64, margin_s: f64, frame_s: f64) -> Vec<Segment> {
+/// overlap; a segment without words yields nothing. Words are the decoder's; only in a decode
+/// without any space, and with `break_words` (false for a lexicon-constrained LM, which only
+/// produces whole words), [`WORD_BREAK_PAUSE_S`] or more of silence between two characters is a
+/// word break too. So for a model that emits spaces the parts' texts joined by spaces are the
+/// decoder's text, which is what the training validation scores.
+pub fn split_at_pauses(
+    seg: Segment,
+    pause_s: f64,
+    margin_s: f64,
+    frame_s: f64,
+    break_words: bool,
+) -> Vec<Segment> {
+    let spells_spaces = seg.chars.iter().any(|c| c.ch.is_whitespace());
+    let mut broken: Vec<CharTime> = Vec::with_capacity(seg.chars.len());
+    for c in &seg.chars {
+        if let Some(p) = broken.last()
+            && break_words
+            && !spells_spaces
+            && !p.ch.is_whitespace()
+            && !c.ch.is_whitespace()
+            && c.time_s - (p.time_s + frame_s) >= WORD_BREAK_PAUSE_S.max(pause_s)
+        {
+            broken.push(CharTime { ch: ' ', time_s: p.time_s, confidence: 1.0 });
+        }
+        broken.push(c.clone());
+    }
     let mut groups: Vec<Vec<Word>> = Vec::new();
-    for w in words_from_chars(&seg.chars, frame_s) {
+    for w in words_from_chars(&broken, frame_s) {
         match groups.last_mut() {
             Some(g) if w.start_s - g.last().map_or(f64::MIN, |p| p.end_s) < pause_s => g.push(w),
             _ => groups.push(vec![w]),
@@ -395,7 +423,13 @@ impl<'a> Segmenter<'a> {
             return Ok(Transcript {
                 path: None,
                 duration_s,
-                segments: split_at_pauses(whole, PAUSE_S, GAP_MARGIN_S, frame_s),
+                segments: split_at_pauses(
+                    whole,
+                    PAUSE_S,
+                    GAP_MARGIN_S,
+                    frame_s,
+                    self.tr.lm.as_ref().is_none_or(|m| m.lexicon().is_none()),
+                ),
             });
         }
         for ev in self.ep.finish() {
@@ -524,21 +558,36 @@ mod tests {
             score: -1.0,
         };
         let seg = segment_from_hypothesis(&hyp, 0.0, 0.03, (0.0, 3.0));
-        let parts = split_at_pauses(seg.clone(), PAUSE_S, 0.1, 0.03);
+        let parts = split_at_pauses(seg.clone(), PAUSE_S, 0.1, 0.03, true);
         let texts: Vec<&str> = parts.iter().map(|p| p.text.as_str()).collect();
         assert_eq!(texts, ["five", "oh"]);
         assert_eq!(parts[0].words.len(), 1);
         assert!((parts[0].words[0].start_s - 0.1).abs() < 1e-6);
         let t = Transcript { path: None, duration_s: 3.0, segments: parts };
         assert_eq!(t.text(), hyp.text);
-        // However long the silence inside a word (here the "e" of "fiv…e" 1.3 s late, as the
-        // digits model did), it stays one word: only the decoder's spaces separate words.
+        // However long the silence inside a word of a decode that has spaces (here the "e" of
+        // "fiv…e" 1.3 s late, as the digits model did), it stays one word.
         let mut far = hyp.clone();
         far.char_times_s[3..].iter_mut().for_each(|t| *t += 1.3);
         let seg = segment_from_hypothesis(&far, 0.0, 0.03, (0.0, 4.5));
         let texts: Vec<String> =
-            split_at_pauses(seg, PAUSE_S, 0.1, 0.03).into_iter().map(|p| p.text).collect();
+            split_at_pauses(seg, PAUSE_S, 0.1, 0.03, true).into_iter().map(|p| p.text).collect();
         assert_eq!(texts, ["five", "oh"]);
+        // A decode without any space (a model that never emits one): 1.2 s of silence between
+        // two characters is a word break.
+        let nospace = Hypothesis {
+            text: "aa".into(),
+            labels: vec![2, 2],
+            char_times_s: vec![0.5, 1.73],
+            char_confidences: vec![1.0; 2],
+            confidence: 1.0,
+            log_prob: -1.0,
+            score: -1.0,
+        };
+        let seg = segment_from_hypothesis(&nospace, 0.0, 0.03, (0.0, 2.5));
+        let texts: Vec<String> =
+            split_at_pauses(seg, PAUSE_S, 0.1, 0.03, true).into_iter().map(|p| p.text).collect();
+        assert_eq!(texts, ["a", "a"]);
     }
 
     #[test]
