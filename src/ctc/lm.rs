@@ -125,6 +125,26 @@ impl ArpaLm {
             return Err(Error::data(path, "the \\data\\ section lists no `ngram N=COUNT` lines"));
         }
         let order = counts.len();
+        // Every entry is a line of at least "P W" (3 bytes) and its line break, so a header
+        // announcing more entries than the text can hold is a lie: refuse it before reserving room.
+        let room = text.len() / 4 + 1;
+        let announced = counts.iter().try_fold(0usize, |a, &c| a.checked_add(c));
+        if announced.is_none_or(|total| total > room) {
+            return Err(Error::data(
+                path,
+                format!(
+                    "\\data\\ announces {} n-grams ({}) but the file's {} bytes hold at most {room}",
+                    announced.map_or("more than 2^64".to_string(), |t| t.to_string()),
+                    counts
+                        .iter()
+                        .enumerate()
+                        .map(|(i, c)| format!("{}-grams: {c}", i + 1))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    text.len()
+                ),
+            ));
+        }
         let mut vocab: HashMap<String, u32> = HashMap::new();
         let mut ngrams: Vec<HashMap<Vec<u32>, (f32, f32)>> =
             counts.iter().map(|&c| HashMap::with_capacity(c)).collect();

@@ -23,6 +23,17 @@ use crate::nn::params::{NamedTensor, take_expected};
 use crate::nn::stack::{stack_backward, stack_forward, stacked_lengths};
 use crate::{Error, Result};
 
+/// Upper bounds of the architecture's dimensions, checked before anything is allocated: far
+/// above any model Hark trains (the default is 39 inputs, H 320, 3 layers) and low enough that a
+/// config claiming more is refused with a message instead of a failed allocation.
+pub const MAX_INPUT_DIM: usize = 4096;
+pub const MAX_HIDDEN: usize = 8192;
+pub const MAX_LAYERS: usize = 64;
+pub const MAX_STACK: usize = 64;
+pub const MAX_LABELS: usize = 65536;
+/// 1e9 scalars: 4 GB of f32.
+pub const MAX_PARAMS: usize = 1_000_000_000;
+
 /// Architecture of the acoustic model (saved with every model).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -78,6 +89,35 @@ impl ArchConfig {
                 return Err(Error::Options(format!("arch.{name} must be at least 1, got 0")));
             }
         }
+        let bounded = [
+            ("input_dim", self.input_dim, MAX_INPUT_DIM),
+            ("hidden", self.hidden, MAX_HIDDEN),
+            ("layers", self.layers, MAX_LAYERS),
+            ("stack_frames", self.stack_frames, MAX_STACK),
+            ("subsample", self.subsample, MAX_STACK),
+            ("num_labels", self.num_labels, MAX_LABELS),
+        ];
+        for (name, v, max) in bounded {
+            if v > max {
+                return Err(Error::Options(format!(
+                    "arch.{name} is {v}, more than the {max} Hark supports"
+                )));
+            }
+        }
+        match self.param_count() {
+            Some(n) if n <= MAX_PARAMS => {}
+            n => {
+                return Err(Error::Options(format!(
+                    "arch gives {} parameters, more than the {MAX_PARAMS} Hark loads \
+                     (hidden {}, layers {}, input {} x {} stacked)",
+                    n.map_or("too many".to_string(), |n| n.to_string()),
+                    self.hidden,
+                    self.layers,
+                    self.input_dim,
+                    self.stack_frames
+                )));
+            }
+        }
         if self.num_labels < 2 {
             return Err(Error::Options(format!(
                 "arch.num_labels must be at least 2 (blank + one symbol), got {}",
@@ -104,13 +144,45 @@ impl ArchConfig {
         self.input_dim * self.stack_frames
     }
 
-    /// (name, shape) of every parameter, in the one parameter order.
+    /// (name, shape) of every parameter, in the one parameter order (the names and shapes of
+    /// [`AcousticParams::tensors`]), computed without allocating any tensor: a model file's
+    /// config is checked against the weights file with these before a single weight is made.
     pub fn param_shapes(&self) -> Vec<(String, Vec<usize>)> {
-        AcousticParams::<f32>::zeros(self)
-            .tensors()
-            .into_iter()
-            .map(|(n, s, _)| (n, s.to_vec()))
-            .collect()
+        let h4 = 4 * self.hidden;
+        let mut out = Vec::with_capacity(8 * self.layers.min(MAX_LAYERS) + 2);
+        for k in 0..self.layers {
+            let input = if k == 0 { self.lstm_input_dim() } else { 2 * self.hidden };
+            for suffix in ["", "_reverse"] {
+                out.push((format!("lstm.weight_ih_l{k}{suffix}"), vec![h4, input]));
+                out.push((format!("lstm.weight_hh_l{k}{suffix}"), vec![h4, self.hidden]));
+                out.push((format!("lstm.bias_ih_l{k}{suffix}"), vec![h4]));
+                out.push((format!("lstm.bias_hh_l{k}{suffix}"), vec![h4]));
+            }
+        }
+        out.push(("proj.weight".into(), vec![self.num_labels, 2 * self.hidden]));
+        out.push(("proj.bias".into(), vec![self.num_labels]));
+        out
+    }
+
+    /// Scalars in all parameters, or None when that overflows `usize` (only possible for
+    /// dimensions [`Self::validate`] refuses).
+    pub fn param_count(&self) -> Option<usize> {
+        let (d, h, v) = (self.lstm_input_dim_checked()?, self.hidden, self.num_labels);
+        let h4 = h.checked_mul(4)?;
+        let layer = |input: usize| -> Option<usize> {
+            // weight_ih + weight_hh + two biases, per direction
+            let per_dir = h4.checked_mul(input.checked_add(h)?.checked_add(2)?)?;
+            per_dir.checked_mul(2)
+        };
+        let mut total = layer(d)?;
+        for _ in 1..self.layers {
+            total = total.checked_add(layer(h.checked_mul(2)?)?)?;
+        }
+        total.checked_add(v.checked_mul(h.checked_mul(2)?.checked_add(1)?)?)
+    }
+
+    fn lstm_input_dim_checked(&self) -> Option<usize> {
+        self.input_dim.checked_mul(self.stack_frames)
     }
 }
 
@@ -374,5 +446,46 @@ impl<F: Float> AcousticModel<F> {
         let l2 = logits.as_standard_layout();
         let l2 = l2.view().into_shape_with_order((t * b, v)).expect("standard layout");
         log_softmax(l2).into_shape_with_order((t, b, v)).expect("standard layout")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn param_shapes_are_the_tensors_shapes_and_count() {
+        for (input_dim, hidden, layers, stack_frames, num_labels) in
+            [(39, 8, 1, 1, 29), (13, 5, 3, 3, 7), (4, 1, 2, 2, 2)]
+        {
+            let cfg = ArchConfig {
+                input_dim,
+                hidden,
+                layers,
+                stack_frames,
+                num_labels,
+                ..Default::default()
+            };
+            let made: Vec<(String, Vec<usize>)> = AcousticParams::<f32>::zeros(&cfg)
+                .tensors()
+                .into_iter()
+                .map(|(n, s, _)| (n, s.to_vec()))
+                .collect();
+            assert_eq!(cfg.param_shapes(), made);
+            assert_eq!(cfg.param_count(), Some(AcousticParams::<f32>::zeros(&cfg).len()));
+        }
+    }
+
+    #[test]
+    fn absurd_dimensions_are_refused_before_allocation() {
+        let huge = ArchConfig { hidden: 1_000_000_000, ..Default::default() };
+        let e = huge.validate().unwrap_err().to_string();
+        assert!(e.contains("arch.hidden is 1000000000"), "{e}");
+        let wide = ArchConfig { hidden: 8192, layers: 64, ..Default::default() };
+        assert!(wide.validate().unwrap_err().to_string().contains("parameters"));
+        let overflow = ArchConfig { hidden: usize::MAX / 2, ..Default::default() };
+        assert_eq!(overflow.param_count(), None);
+        assert!(overflow.validate().is_err());
+        assert!(ArchConfig::default().validate().is_ok());
     }
 }

@@ -69,6 +69,16 @@ impl DecoderConfig {
         if !file.is_file() {
             return Ok((DecoderConfig::default(), dir));
         }
+        let size = std::fs::metadata(&file).map_err(|e| Error::io(&file, e))?.len();
+        if size > MAX_DECODER_FILE_BYTES {
+            return Err(Error::model(
+                &file,
+                format!(
+                    "{size} bytes is too large for decoder settings (at most \
+                     {MAX_DECODER_FILE_BYTES}; it holds a few numbers and a file name)"
+                ),
+            ));
+        }
         let text = std::fs::read_to_string(&file).map_err(|e| Error::io(&file, e))?;
         let cfg: DecoderConfig = serde_json::from_str(&text)
             .map_err(|e| Error::model(&file, format!("not valid decoder settings: {e}")))?;
@@ -83,6 +93,7 @@ impl DecoderConfig {
             }
         }
         check_warps(&self.warps).map_err(|e| Error::model(file, e))?;
+        check_beam(self.beam).map_err(|e| Error::model(file, e))?;
         if let Some(lm) = &self.lm {
             let p = Path::new(lm);
             if p.is_absolute() || p.components().any(|c| c == std::path::Component::ParentDir) {
@@ -116,6 +127,21 @@ pub fn check_warps(warps: &[f64]) -> std::result::Result<(), String> {
             "at most 9 warps (each one is a pass of the network), got {}",
             warps.len()
         ));
+    }
+    Ok(())
+}
+
+/// The widest beam Hark searches: each step ranks up to beam × labels candidates, so a beam
+/// far wider than any useful one (the shipped model uses 128) only costs memory and time.
+pub const MAX_BEAM: usize = 4096;
+
+/// Largest decoder.json read.
+pub const MAX_DECODER_FILE_BYTES: u64 = 1 << 20;
+
+/// Why `beam` cannot be a beam width, if it cannot.
+pub fn check_beam(beam: usize) -> std::result::Result<(), String> {
+    if beam > MAX_BEAM {
+        return Err(format!("beam {beam} is wider than the {MAX_BEAM} Hark searches"));
     }
     Ok(())
 }
@@ -196,6 +222,9 @@ impl DecoderSetup {
             Some(p) => Some(ArpaLm::from_file(p)?),
             None => None,
         };
+        if let Some(b) = choice.beam {
+            check_beam(b).map_err(Error::Options)?;
+        }
         let beam_width = choice.beam.unwrap_or(if using_own {
             cfg.beam.max(1)
         } else if arpa.is_some() || has_hot {

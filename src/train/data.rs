@@ -581,6 +581,15 @@ fn read_manifest(format: DatasetFormat, path: &Path) -> Result<(Vec<Candidate>, 
     };
     let mut candidates = Vec::new();
     let mut skipped = Vec::new();
+    // The csv reader takes a quote that is never closed as a field running to the end of the
+    // file; find it first, so that row is reported as malformed instead of read as a path.
+    let open_quote = match format {
+        DatasetFormat::DeepSpeechCsv => {
+            let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+            unclosed_quote_line(&bytes, b',')
+        }
+        _ => None,
+    };
     for record in reader.records() {
         let record = match record {
             Ok(r) => r,
@@ -595,6 +604,23 @@ fn read_manifest(format: DatasetFormat, path: &Path) -> Result<(Vec<Candidate>, 
             }
         };
         let line = record.position().map(|p| p.line());
+        if let Some((open, total)) = open_quote
+            && line.is_some_and(|l| l >= open)
+        {
+            skipped.push(Skipped {
+                file: path.to_path_buf(),
+                line: Some(open),
+                format,
+                reason: SkipReason::BadManifestRow {
+                    error: format!(
+                        "a quoted field opened on line {open} is never closed, so lines \
+                         {open}-{total} cannot be read as rows (close the quote, or write a \
+                         quote inside a field as \"\")"
+                    ),
+                },
+            });
+            break;
+        }
         if record.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
@@ -641,6 +667,35 @@ fn read_manifest(format: DatasetFormat, path: &Path) -> Result<(Vec<Candidate>, 
         }
     }
     Ok((candidates, skipped))
+}
+
+/// The line (1-based) where a quoted field opens and is never closed, with the file's line
+/// count, reading quotes as the csv crate does: a `"` opens a quoted field only as the first byte
+/// of a field, and inside one `""` is a literal quote.
+fn unclosed_quote_line(bytes: &[u8], delimiter: u8) -> Option<(u64, u64)> {
+    let (mut line, mut at_field_start, mut quoted_since) = (1u64, true, None);
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if quoted_since.is_some() {
+            if b == b'"' {
+                if bytes.get(i + 1) == Some(&b'"') {
+                    i += 1;
+                } else {
+                    quoted_since = None;
+                }
+            }
+        } else if b == b'"' && at_field_start {
+            quoted_since = Some(line);
+        }
+        at_field_start = quoted_since.is_none() && (b == delimiter || b == b'\n' || b == b'\r');
+        if b == b'\n' {
+            line += 1;
+        }
+        i += 1;
+    }
+    let total = if bytes.ends_with(b"\n") { line - 1 } else { line };
+    quoted_since.map(|open| (open, total.max(open)))
 }
 
 fn check_candidate(
@@ -1206,6 +1261,18 @@ mod tests {
         // "hello": l,l repeated once → one blank between them.
         assert_eq!(ctc_min_frames(&[8, 5, 12, 12, 15]), 6);
         assert_eq!(ctc_min_frames(&[4, 4, 4]), 5);
+    }
+
+    #[test]
+    fn unclosed_quote_is_found_where_it_opens() {
+        let q = |t: &str| unclosed_quote_line(t.as_bytes(), b',');
+        assert_eq!(q("a,b\nc,d\n"), None);
+        assert_eq!(q("a,\"b,\nc\",d\n"), None, "a quoted field may span lines");
+        assert_eq!(q("a,\"say \"\"hi\"\"\",d\n"), None, "doubled quotes are literal");
+        assert_eq!(q("a,b\"c,d\n"), None, "a quote inside a field is text");
+        assert_eq!(q("h,t\na,1\n\"x,3,hello\nb,1\n"), Some((3, 4)));
+        assert_eq!(q("h,t\na,\"x"), Some((2, 2)));
+        assert_eq!(q("a,\"b\"\"\n"), Some((1, 1)), "an escaped quote does not close");
     }
 
     #[test]
