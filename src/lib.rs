@@ -6,6 +6,7 @@
 
 pub mod audio;
 pub mod cli;
+pub mod cpu;
 pub mod ctc;
 pub mod error;
 pub mod features;

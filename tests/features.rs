@@ -56,11 +56,18 @@ fn check_close(what: &str, got: &Array2<f32>, want: &Array2<f64>, tol: f64) -> f
 
 #[test]
 fn matches_python_speech_features_13() {
+    // With every kernel level this CPU runs (crate::cpu), in a one-thread pool so the forced
+    // level holds for the blocks `compute` hands out.
+    use hark::cpu::{Simd, with_simd};
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
     let opts = FeatureOptions { delta_order: 0, ..Default::default() };
     let x = speech();
-    let got = compute(&opts, &x).unwrap();
-    assert_eq!(got.nrows(), 319, "psf frame count");
-    check_close("psf_mfcc13", &got, &read_csv("psf_mfcc13.csv"), 1e-3);
+    for level in Simd::available() {
+        let got = pool.install(|| with_simd(level, || compute(&opts, &x).unwrap())).unwrap();
+        assert_eq!(got.nrows(), 319, "psf frame count");
+        let what = format!("psf_mfcc13 ({} kernels)", level.name());
+        check_close(&what, &got, &read_csv("psf_mfcc13.csv"), 1e-3);
+    }
 }
 
 #[test]

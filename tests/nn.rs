@@ -280,7 +280,19 @@ fn padded_batch_equals_each_utterance_alone() {
     padded_vs_alone(tiny_config(2, 3, 2, 0.0), &[7, 3, 5]);
 }
 
+/// The f32 model against the f64 one with every kernel level this CPU can run (crate::cpu): a
+/// user's CPU may lack the extensions this machine has, so the AVX2 and portable kernels must
+/// be right too. A one-thread pool keeps the forced level on every part of the work (the two
+/// directions of a layer are a `rayon::join`).
 #[test]
+fn f32_model_matches_f64_model_with_every_kernel() {
+    use hark::cpu::{Simd, with_simd};
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    for level in Simd::available() {
+        pool.install(|| with_simd(level, f32_model_matches_f64_model)).unwrap();
+    }
+}
+
 fn f32_model_matches_f64_model() {
     let cfg = ArchConfig {
         input_dim: 39,
@@ -301,7 +313,7 @@ fn f32_model_matches_f64_model() {
     let (l64, c64) = m64.forward(x64.view(), &lengths, false, &mut r).unwrap();
     let (l32, c32) = m32.forward(x32.view(), &lengths, false, &mut r).unwrap();
     let worst = l64.iter().zip(&l32).map(|(a, &b)| (a - b as f64).abs()).fold(0.0, f64::max);
-    assert!(worst < 1e-5, "logits differ by {worst:e}");
+    assert!(worst < 1e-5, "logits differ by {worst:e} ({:?} kernels)", hark::cpu::Simd::active());
     let mut g64 = m64.new_grads();
     let mut g32 = m32.new_grads();
     m64.backward(c64, w64.view(), &mut g64);
@@ -311,7 +323,8 @@ fn f32_model_matches_f64_model() {
         let err = a.iter().zip(b).map(|(p, &q)| (p - q as f64).abs()).fold(0.0, f64::max);
         assert!(
             err <= 1e-4 * scale.max(1.0),
-            "{name}: f32 gradient off by {err:e} (scale {scale:e})"
+            "{name}: f32 gradient off by {err:e} (scale {scale:e}, {:?} kernels)",
+            hark::cpu::Simd::active()
         );
     }
 }

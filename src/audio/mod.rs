@@ -164,7 +164,7 @@ impl Wav16kWriter {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
-        let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
+        let tmp = crate::util::partial_file_in(dir)?;
         crate::util::ordinary_permissions(tmp.as_file(), tmp.path())?;
         let (file, temp) = tmp.into_parts();
         let sync_handle = file.try_clone().map_err(|e| Error::io(&temp, e))?;

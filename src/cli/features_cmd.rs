@@ -132,7 +132,7 @@ pub fn features(args: &FeaturesArgs) -> Result<(usize, usize)> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| Error::io(&dir, e))?;
+    let tmp = crate::util::partial_file_in(&dir)?;
     let mut w = BufWriter::new(tmp.as_file());
     let out_err = |e: std::io::Error| Error::io(&args.out, e);
     if let Format::Npy = format {

@@ -178,7 +178,7 @@ fn global_cmvn(config: &ModelConfig, train: &[Utterance]) -> Result<Cmvn> {
 fn write_split(config: &ModelConfig, utts: &[Utterance], dir: &Path, split: &str) -> Result<()> {
     let d = config.features.dim();
     let npy_path = dir.join(format!("{split}.npy"));
-    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
+    let tmp = crate::util::partial_file_in(dir)?;
     let err = |e: std::io::Error| Error::io(&npy_path, e);
     let mut w = BufWriter::new(tmp.as_file());
     w.write_all(&super::features_cmd::npy_header(0, d)).map_err(err)?;

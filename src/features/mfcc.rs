@@ -615,15 +615,10 @@ fn complex_as_reals(z: &mut [Complex<f32>]) -> &mut [f32] {
     unsafe { std::slice::from_raw_parts_mut(z.as_mut_ptr().cast::<f32>(), 2 * z.len()) }
 }
 
+/// Whether the AVX2+FMA kernels may run (the one CPU probe, [`crate::cpu::Simd`]; tests lower it
+/// to run the portable code).
 fn avx2_fma_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    crate::cpu::Simd::active() >= crate::cpu::Simd::Avx2Fma
 }
 
 #[cfg(test)]
@@ -759,6 +754,12 @@ mod tests {
         // both must give the same spectrum, mel energies and cepstra up to f32 rounding.
         let opts = FeatureOptions { window: Window::Hamming, ..Default::default() };
         let mut c = MfccComputer::new(&opts).unwrap();
+        assert_eq!(c.use_avx2, crate::cpu::Simd::host() >= crate::cpu::Simd::Avx2Fma);
+        // A computer made with the kernels limited to portable code takes the portable path.
+        let forced =
+            crate::cpu::with_simd(crate::cpu::Simd::Portable, || MfccComputer::new(&opts).unwrap())
+                .unwrap();
+        assert!(!forced.use_avx2);
         let x: Vec<f32> = (0..2000).map(|n| ((n as f32) * 0.37).sin() * 0.4).collect();
         let (mut a, mut b) = (vec![0.0; 13], vec![0.0; 13]);
         for t in 0..10 {

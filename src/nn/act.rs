@@ -145,16 +145,7 @@ unsafe fn cell_backward_avx2<F: Float>(
 }
 
 fn has_avx2_fma() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::sync::OnceLock;
-        static HAS: OnceLock<bool> = OnceLock::new();
-        *HAS.get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    crate::cpu::Simd::active() >= crate::cpu::Simd::Avx2Fma
 }
 
 /// Reinterprets a slice of `F` as f32 when `F` is f32.
@@ -224,6 +215,41 @@ mod tests {
         }
         assert!(worst_t < 2e-6, "worst tanh error {worst_t}");
         assert!(worst_s < 2e-6, "worst sigmoid error {worst_s}");
+    }
+
+    #[test]
+    fn every_kernel_level_gives_the_portable_cells() {
+        use crate::cpu::{Simd, with_simd};
+        // Values across the fast tanh/sigmoid's range pieces, odd length (a vector tail).
+        let h = 43;
+        let a0: Vec<f32> = (0..4 * h).map(|k| ((k * 7919 % 211) as f32 - 105.0) / 11.0).collect();
+        let cp: Vec<f32> = (0..h).map(|k| ((k * 31 % 17) as f32 - 8.0) / 4.0).collect();
+        let dh: Vec<f32> = (0..h).map(|k| ((k * 13 % 11) as f32 - 5.0) / 3.0).collect();
+        let run = || {
+            let mut a = a0.clone();
+            let (mut c, mut tc, mut hh) = (vec![0.0f32; h], vec![0.0f32; h], vec![0.0f32; h]);
+            cell_forward(&mut a, &cp, &mut c, &mut tc, &mut hh);
+            let mut dc: Vec<f32> = (0..h).map(|k| (k as f32 - 20.0) / 10.0).collect();
+            cell_backward(&mut a, &cp, &tc, &dh, &mut dc);
+            (c, tc, hh, a, dc)
+        };
+        let portable = with_simd(Simd::Portable, run).unwrap();
+        for level in Simd::available() {
+            let got = with_simd(level, run).unwrap();
+            let pairs = [
+                (&got.0, &portable.0, "c"),
+                (&got.1, &portable.1, "tanh c"),
+                (&got.2, &portable.2, "h"),
+                (&got.3, &portable.3, "gate gradients"),
+                (&got.4, &portable.4, "dc"),
+            ];
+            for (x, y, what) in pairs {
+                for (j, (p, q)) in x.iter().zip(y.iter()).enumerate() {
+                    let tol = 4e-6 * (1.0 + q.abs());
+                    assert!((p - q).abs() <= tol, "{level:?} {what}[{j}]: {p} vs portable {q}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@
 use ndarray::{ArrayView2, ArrayViewMut2, linalg::general_mat_mul};
 
 use super::Float;
+use crate::cpu::Simd;
 
 /// `c ← beta·c + alpha·a·b`. Shapes: a (M, K), b (K, N), c (M, N).
 #[inline]
@@ -36,32 +37,14 @@ pub fn gemm<F: Float>(
 pub fn gemm_rows<F: Float>(a: &[F], w: &[F], out: &mut [F], m: usize, k: usize, n: usize) {
     assert!(a.len() >= m * k && w.len() >= k * n && out.len() >= m * n, "gemm_rows: slice sizes");
     #[cfg(target_arch = "x86_64")]
-    {
-        let (avx512, fma) = cpu_features();
-        if avx512 {
-            // SAFETY: the CPU supports AVX-512F (checked at run time).
-            unsafe { gemm_rows_avx512(a, w, out, m, k, n) };
-            return;
-        }
-        if fma {
-            // SAFETY: the CPU supports AVX2 and FMA (checked at run time).
-            unsafe { gemm_rows_avx2(a, w, out, m, k, n) };
-            return;
-        }
+    match Simd::active() {
+        // SAFETY: the CPU supports AVX-512F, AVX2 and FMA (`Simd` never exceeds the host).
+        Simd::Avx512 => return unsafe { gemm_rows_avx512(a, w, out, m, k, n) },
+        // SAFETY: the CPU supports AVX2 and FMA.
+        Simd::Avx2Fma => return unsafe { gemm_rows_avx2(a, w, out, m, k, n) },
+        Simd::Portable => {}
     }
     rows_driver::<F, 4, 8, 32>(a, w, out, m, k, n, |x, y, acc| acc + x * y);
-}
-
-#[cfg(target_arch = "x86_64")]
-fn cpu_features() -> (bool, bool) {
-    use std::sync::OnceLock;
-    static FEATURES: OnceLock<(bool, bool)> = OnceLock::new();
-    *FEATURES.get_or_init(|| {
-        (
-            is_x86_feature_detected!("avx512f"),
-            is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
-        )
-    })
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -229,7 +212,8 @@ impl<F: Float> Packed<F> {
 fn panel_kernel<F: Float>() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>() && cpu_features().0
+        std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>()
+            && Simd::active() == Simd::Avx512
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -468,6 +452,7 @@ unsafe fn panel_block<const TRANS: bool, const R: usize, const NP: usize>(t: Til
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cpu::with_simd;
     use ndarray::Array2;
 
     /// Small-integer operands a (M, K), w (K, N) and a starting c (M, N): every product and
@@ -481,59 +466,103 @@ mod tests {
 
     #[test]
     fn gemm_rows_matches_naive_product() {
-        for &(m, k, n) in &[(1, 256, 1024), (16, 64, 256), (5, 7, 45), (9, 33, 130), (3, 1, 2)] {
-            let (a, w, init) = operands(m, k, n);
-            let expect = &init + &a.dot(&w);
-            for_f32_and_f64(&a, &w, &init, &expect, m, k, n);
+        // Every kernel this CPU can run, not only its best (see crate::cpu).
+        for level in Simd::available() {
+            with_simd(level, || {
+                for &(m, k, n) in
+                    &[(1, 256, 1024), (16, 64, 256), (5, 7, 45), (9, 33, 130), (3, 1, 2)]
+                {
+                    let (a, w, init) = operands(m, k, n);
+                    let expect = &init + &a.dot(&w);
+                    for_f32_and_f64(&a, &w, &init, &expect, m, k, n);
+                }
+            })
+            .unwrap();
         }
     }
 
     #[test]
     fn gemm_packed_matches_naive_product() {
-        // Row counts around the 8-row blocks, column counts around the 16-wide panels.
-        for &(m, k, n) in &[(1, 256, 1024), (16, 64, 256), (5, 7, 45), (9, 33, 130), (3, 1, 2)] {
-            let (a, w, init) = operands(m, k, n);
-            let expect = &init + &a.dot(&w);
-            let mut out = init.clone();
-            // Packed from a transposed view, as the LSTM packs W_hhᵀ.
-            let wt = w.t().as_standard_layout().into_owned();
-            let packed = Packed::new(wt.t());
-            assert_eq!(packed.dim(), (k, n));
-            gemm_packed(a.as_slice().unwrap(), &packed, out.as_slice_mut().unwrap(), m);
-            assert_eq!(out, expect, "f64 ({m}, {k}, {n})");
-            // Small integers: exact in f32 too.
-            let mut out32 = init.mapv(|v| v as f32);
-            let p32 = Packed::new(w.mapv(|v| v as f32).view());
-            let a32 = a.mapv(|v| v as f32);
-            gemm_packed(a32.as_slice().unwrap(), &p32, out32.as_slice_mut().unwrap(), m);
-            assert_eq!(out32, expect.mapv(|v| v as f32), "f32 ({m}, {k}, {n})");
+        // Every kernel this CPU can run, not only its best (see crate::cpu).
+        for level in Simd::available() {
+            with_simd(level, || {
+                // Row counts around the 8-row blocks, column counts around the 16-wide panels.
+                for &(m, k, n) in
+                    &[(1, 256, 1024), (16, 64, 256), (5, 7, 45), (9, 33, 130), (3, 1, 2)]
+                {
+                    let (a, w, init) = operands(m, k, n);
+                    let expect = &init + &a.dot(&w);
+                    let mut out = init.clone();
+                    // Packed from a transposed view, as the LSTM packs W_hhᵀ.
+                    let wt = w.t().as_standard_layout().into_owned();
+                    let packed = Packed::new(wt.t());
+                    assert_eq!(packed.dim(), (k, n));
+                    gemm_packed(a.as_slice().unwrap(), &packed, out.as_slice_mut().unwrap(), m);
+                    assert_eq!(out, expect, "f64 ({m}, {k}, {n}), {:?} kernels", Simd::active());
+                    // Small integers: exact in f32 too.
+                    let mut out32 = init.mapv(|v| v as f32);
+                    let p32 = Packed::new(w.mapv(|v| v as f32).view());
+                    let a32 = a.mapv(|v| v as f32);
+                    gemm_packed(a32.as_slice().unwrap(), &p32, out32.as_slice_mut().unwrap(), m);
+                    assert_eq!(
+                        out32,
+                        expect.mapv(|v| v as f32),
+                        "f32 ({m}, {k}, {n}), {:?} kernels",
+                        Simd::active()
+                    );
+                }
+            })
+            .unwrap();
         }
     }
 
     #[test]
     fn gemm_acc_matches_naive_product_in_both_layouts_of_a() {
-        // Sizes across the K blocks (256, merged tail below 384), the M blocks (128), the 8-row
-        // groups and the 16-wide panels, including the LSTM's shapes scaled down.
-        for &(m, k, n) in &[(300, 700, 45), (137, 385, 130), (9, 33, 16), (1, 600, 70), (8, 1, 3)] {
-            let (a, w, init) = operands(m, k, n);
-            // f64 reference; small integers, so every f32 partial sum is exact.
-            let expect = (&init + &a.dot(&w)).mapv(|v| v as f32);
-            let (a, w, init) =
-                (a.mapv(|v| v as f32), w.mapv(|v| v as f32), init.mapv(|v| v as f32));
-            let mut out = init.clone();
-            gemm_acc(a.view(), w.view(), &mut out.view_mut());
-            assert_eq!(out, expect, "row-major a ({m}, {k}, {n})");
-            // a given as the transpose of a row-major (K, M) matrix, w as a transposed view.
-            let a_t = a.t().as_standard_layout().into_owned();
-            let w_t = w.t().as_standard_layout().into_owned();
-            let mut out = init.clone();
-            gemm_acc(a_t.t(), w_t.t(), &mut out.view_mut());
-            assert_eq!(out, expect, "transposed a ({m}, {k}, {n})");
-            // A strided a (every other column of a wider matrix) takes the general path.
-            let wide = Array2::from_shape_fn((m, 2 * k), |(i, j)| a[(i, j / 2)]);
-            let mut out = init.clone();
-            gemm_acc(wide.slice(ndarray::s![.., ..;2]), w.view(), &mut out.view_mut());
-            assert_eq!(out, expect, "strided a ({m}, {k}, {n})");
+        // Every kernel this CPU can run, not only its best (see crate::cpu).
+        for level in Simd::available() {
+            with_simd(level, || {
+                // Sizes across the K blocks (256, merged tail below 384), the M blocks (128), the 8-row
+                // groups and the 16-wide panels, including the LSTM's shapes scaled down.
+                for &(m, k, n) in
+                    &[(300, 700, 45), (137, 385, 130), (9, 33, 16), (1, 600, 70), (8, 1, 3)]
+                {
+                    let (a, w, init) = operands(m, k, n);
+                    // f64 reference; small integers, so every f32 partial sum is exact.
+                    let expect = (&init + &a.dot(&w)).mapv(|v| v as f32);
+                    let (a, w, init) =
+                        (a.mapv(|v| v as f32), w.mapv(|v| v as f32), init.mapv(|v| v as f32));
+                    let mut out = init.clone();
+                    gemm_acc(a.view(), w.view(), &mut out.view_mut());
+                    assert_eq!(
+                        out,
+                        expect,
+                        "row-major a ({m}, {k}, {n}), {:?} kernels",
+                        Simd::active()
+                    );
+                    // a given as the transpose of a row-major (K, M) matrix, w as a transposed view.
+                    let a_t = a.t().as_standard_layout().into_owned();
+                    let w_t = w.t().as_standard_layout().into_owned();
+                    let mut out = init.clone();
+                    gemm_acc(a_t.t(), w_t.t(), &mut out.view_mut());
+                    assert_eq!(
+                        out,
+                        expect,
+                        "transposed a ({m}, {k}, {n}), {:?} kernels",
+                        Simd::active()
+                    );
+                    // A strided a (every other column of a wider matrix) takes the general path.
+                    let wide = Array2::from_shape_fn((m, 2 * k), |(i, j)| a[(i, j / 2)]);
+                    let mut out = init.clone();
+                    gemm_acc(wide.slice(ndarray::s![.., ..;2]), w.view(), &mut out.view_mut());
+                    assert_eq!(
+                        out,
+                        expect,
+                        "strided a ({m}, {k}, {n}), {:?} kernels",
+                        Simd::active()
+                    );
+                }
+            })
+            .unwrap();
         }
     }
 
@@ -555,7 +584,7 @@ mod tests {
             k,
             n,
         );
-        assert_eq!(&out, expect, "f64 ({m}, {k}, {n})");
+        assert_eq!(&out, expect, "f64 ({m}, {k}, {n}), {:?} kernels", Simd::active());
         // Small integers: exact in f32 too.
         let (a32, w32) = (a.mapv(|v| v as f32), w.mapv(|v| v as f32));
         let mut out32 = init.mapv(|v| v as f32);
@@ -567,6 +596,11 @@ mod tests {
             k,
             n,
         );
-        assert_eq!(out32, expect.mapv(|v| v as f32), "f32 ({m}, {k}, {n})");
+        assert_eq!(
+            out32,
+            expect.mapv(|v| v as f32),
+            "f32 ({m}, {k}, {n}), {:?} kernels",
+            Simd::active()
+        );
     }
 }

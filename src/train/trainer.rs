@@ -209,6 +209,10 @@ impl Run<'_> {
         job.options.validate()?;
         let dir = &job.out_dir;
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        // A run killed while saving (kill -9, power loss) leaves its unfinished file beside the
+        // intact old one; nothing else writes into a run folder, so clear them (2 s old: not one
+        // another process is writing this instant).
+        crate::util::remove_partial_files(dir, std::time::Duration::from_secs(2));
         let job_path = dir.join("train.json");
         let ckpt_path = dir.join("checkpoint.safetensors");
         let opts = job.options.clone();
