@@ -29,31 +29,38 @@ pub enum Error {
     /// An audio device that is missing, busy or went away.
     #[error("audio device: {0}")]
     Device(String),
-    /// Training could not go on (the message says why).
+    /// Training could not go on (the message says why: it diverged, a resume does not match
+    /// its run, ...).
     #[error("training: {0}")]
     Training(String),
+    /// Hark's own bug: an inconsistency inside the library that no input should be able to
+    /// cause (mismatched shapes between its own parts, a value that fails to serialize).
+    #[error(
+        "internal error: {0}. This is a bug in Hark, not a problem with your files; please \
+         report it with the command you ran and this message"
+    )]
+    Internal(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    /// True when the user's input (a file, a folder, a setting, a missing device) is at fault
-    /// rather than Hark: the CLI exits with code 2 for these, 1 for the rest.
+    /// True when the user's input or environment (a file, a folder, a setting, a device, a
+    /// full disk) is at fault rather than Hark; false only for [`Error::Internal`].
     pub fn is_input_error(&self) -> bool {
-        match self {
-            Error::Audio { .. } | Error::Model { .. } | Error::Data { .. } | Error::Options(_) => {
-                true
-            }
-            Error::Io { source, .. } => matches!(
-                source.kind(),
-                std::io::ErrorKind::NotFound
-                    | std::io::ErrorKind::PermissionDenied
-                    | std::io::ErrorKind::InvalidData
-            ),
-            Error::Device(_) => true,
-            Error::Training(_) => false,
-        }
+        !matches!(self, Error::Internal(_))
     }
+
+    /// The process exit code for this error, the one mapping every command uses: 2 for
+    /// problems with the input or environment, 1 for Hark's own bugs.
+    pub fn exit_code(&self) -> u8 {
+        if self.is_input_error() { 2 } else { 1 }
+    }
+
+    pub fn internal(reason: impl Into<String>) -> Self {
+        Error::Internal(reason.into())
+    }
+
     pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
         Error::Io { path: path.as_ref().to_path_buf(), source }
     }

@@ -12,11 +12,24 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let mut tmp = partial_file_in(dir)?;
-    tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
-    tmp.as_file().sync_all().map_err(|e| Error::io(tmp.path(), e))?;
+    // Errors name the file being saved (not the temporary one) and say the old one is intact:
+    // the temporary file is deleted when `tmp` drops on an error.
+    let failed = |e: std::io::Error| {
+        let e = match e.raw_os_error() {
+            Some(code) => std::io::Error::from_raw_os_error(code),
+            None => e,
+        };
+        let kept = if path.exists() { "; the previous file is unchanged" } else { "" };
+        Error::io(path, std::io::Error::new(e.kind(), format!("cannot save: {e}{kept}")))
+    };
+    let mut tmp = partial_file_in(dir).map_err(|e| match e {
+        Error::Io { source, .. } => failed(source),
+        other => other,
+    })?;
+    tmp.as_file_mut().write_all(bytes).map_err(failed)?;
+    tmp.as_file().sync_all().map_err(failed)?;
     ordinary_permissions(tmp.as_file(), tmp.path())?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    tmp.persist(path).map_err(|e| failed(e.error))?;
     Ok(())
 }
 

@@ -2,7 +2,10 @@
 //! error naming the file and the claim, exit with code 2, and allocate nothing near the claimed
 //! size. The commands run under a 1 GB address-space limit (`ulimit -v`), so a claim that still
 //! drove an allocation would fail there (exit 134, "memory allocation … failed") instead of
-//! passing on a machine with enough swap.
+//! passing on a machine with enough swap. Also: the exit codes (2 for the input or environment,
+//! 1 for Hark's own bugs), a full disk and a read-only folder during training.
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -142,4 +145,139 @@ fn deepspeech_row_with_an_unclosed_quote_is_a_malformed_row_not_a_path() {
     assert!(all.contains("opened on line 3 is never closed"), "{all}");
     assert!(!all.contains("does not exist"), "read as a path: {all}");
     assert!(all.contains("1 utterances"), "the good row is still read: {all}");
+}
+
+/// (exit code, stdout, stderr) of `hark ARGS` with extra environment variables.
+fn hark_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_hark")).args(args).envs(env.iter().copied()).output();
+    let out = out.unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_bug_exits_1_and_asks_for_a_report_an_input_problem_exits_2() {
+    // A panic is Hark's bug: exit 1 (not Rust's 101) and a request to report it.
+    let (code, _, err) = hark_env(&["info", "x.wav"], &[("HARK_TEST_PANIC", "1")]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("This is a bug in Hark") && err.contains("please report it"), "{err}");
+    // Missing file, unknown option, malformed model: the user's input, exit 2.
+    let (code, _, err) = hark_env(&["transcribe", "/nonexistent/a.wav"], &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("/nonexistent/a.wav"), "{err}");
+    assert_eq!(hark_env(&["transcribe", "--no-such-flag"], &[]).0, 2);
+    assert_eq!(hark_env(&["eval", "/nonexistent-folder"], &[]).0, 2);
+    assert_eq!(hark_env(&["train", "/nonexistent-folder", "--epochs", "1"], &[]).0, 2);
+    assert_eq!(hark_env(&["lm", "build", "/nonexistent.txt", "--out", "/tmp/x.arpa"], &[]).0, 2);
+}
+
+#[test]
+fn a_full_standard_output_is_an_environment_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_hark"))
+        .arg("transcribe")
+        .arg(sample())
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("standard output: No space left on device"), "{err}");
+}
+
+/// A small tmpfs mounted for one test, unmounted on drop; None where mounting is not allowed
+/// (not root, or a container without the capability): the test then says it was skipped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, opts: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(dir).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", opts, "tmpfs"])
+            .arg(dir)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("SKIPPED: cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN)");
+        }
+        ok.then(|| Tmpfs(dir.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+fn train_args<'a>(data: &'a Path, out: &'a Path, hidden: &'a str) -> Vec<&'a std::ffi::OsStr> {
+    [
+        "train".as_ref(),
+        data.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        "--epochs".as_ref(),
+        "6".as_ref(),
+        "--hidden".as_ref(),
+        hidden.as_ref(),
+        "--layers".as_ref(),
+        "1".as_ref(),
+        "--no-augment".as_ref(),
+        "--checkpoint-minutes".as_ref(),
+        "0.002".as_ref(),
+    ]
+    .to_vec()
+}
+
+#[test]
+fn a_full_disk_or_read_only_folder_stops_training_with_a_clear_error_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    common::espeak_corpus(&data, 24, 5);
+    // 3 MB: the first best model (0.4 MB) and checkpoint (1.2 MB) fit, a second checkpoint
+    // beside the first (written in full before the rename) does not.
+    let small = dir.path().join("small");
+    let Some(_m) = Tmpfs::mount(&small, "size=3m") else { return };
+    let run = small.join("run");
+    let out = Command::new(env!("CARGO_BIN_EXE_hark"))
+        .args(train_args(&data, &run, "64"))
+        .env("RAYON_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("cannot save: No space left on device"), "{err}");
+    assert!(err.contains("the previous file is unchanged"), "{err}");
+    // What was saved before the disk filled loads; no partial file is left.
+    let (code, _, e) = hark_env(
+        &[
+            "transcribe",
+            "--no-lm",
+            "--model",
+            run.to_str().unwrap(),
+            data.join("u0000.wav").to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "the model saved before the disk filled must load: {e}");
+    let names: Vec<String> = std::fs::read_dir(&run)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.starts_with('.')), "partial file left: {names:?}");
+
+    let ro = dir.path().join("ro");
+    let Some(_r) = Tmpfs::mount(&ro, "size=1m,ro") else { return };
+    let out = Command::new(env!("CARGO_BIN_EXE_hark"))
+        .args(train_args(&data, &ro.join("run"), "32"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("Read-only file system"), "{err}");
 }

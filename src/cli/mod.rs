@@ -1,5 +1,7 @@
 //! Command-line interface: parse arguments (clap), then run one command. Errors are mapped to exit
-//! codes here: 0 success, 2 usage or input error, 1 anything else.
+//! codes here, one mapping for every command: 0 success, 2 a usage error or a problem with the
+//! input or environment (a file, a setting, a device, a full disk), 1 Hark's own bug
+//! ([`crate::Error::Internal`] or a panic), 130 a training stopped by Ctrl-C.
 
 use std::process::ExitCode;
 
@@ -105,7 +107,27 @@ impl GuiArgs {
     }
 }
 
+/// Runs the command line. A panic anywhere in a command is Hark's bug: after the standard
+/// panic message, a line says so and asks for a report, and the process exits with 1 (not 101),
+/// the code every command uses for its own bugs ([`crate::Error::exit_code`]).
 pub fn main() -> ExitCode {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default_hook(info);
+        eprintln!(
+            "hark: internal error (the panic above). This is a bug in Hark, not a problem with \
+             your files; please report it with the command you ran and this message"
+        );
+    }));
+    std::panic::catch_unwind(run).unwrap_or(ExitCode::from(1))
+}
+
+fn run() -> ExitCode {
+    // For tests/hostile.rs: the path a bug takes (a panic) must end in exit code 1 and the
+    // report request.
+    if std::env::var_os("HARK_TEST_PANIC").is_some() {
+        panic!("HARK_TEST_PANIC is set");
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -150,7 +172,8 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// 2 for problems with the user's input (bad file, bad option), 1 for everything else.
+/// The exit code of a command that failed with `e` ([`crate::Error::exit_code`]): 2 for
+/// problems with the user's input or environment, 1 for Hark's own bugs.
 pub(crate) fn exit_code_for(e: &crate::Error) -> ExitCode {
-    if e.is_input_error() { ExitCode::from(2) } else { ExitCode::from(1) }
+    ExitCode::from(e.exit_code())
 }

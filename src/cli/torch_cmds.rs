@@ -142,7 +142,7 @@ fn prep(a: &PrepArgs) -> Result<()> {
         "val_utterances": tv.validation.len(),
         "train_hours": tv.train.iter().map(|u| u.duration_s).sum::<f64>() / 3600.0,
     });
-    let text = serde_json::to_string_pretty(&report).map_err(|e| Error::Training(e.to_string()))?;
+    let text = serde_json::to_string_pretty(&report).map_err(|e| Error::internal(e.to_string()))?;
     crate::util::write_atomic(&a.out.join("report.json"), text.as_bytes())?;
     // Written last: its presence marks a complete cache.
     file::save_config(&a.out.join("config.json"), &config)

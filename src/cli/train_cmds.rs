@@ -194,7 +194,7 @@ pub fn train(args: &TrainArgs) -> ExitCode {
         Ok(job) => job,
         Err(e) => {
             eprintln!("hark train: {e}");
-            return ExitCode::from(if e.is_input_error() { 2 } else { 1 });
+            return super::exit_code_for(&e);
         }
     };
     if !args.resume {

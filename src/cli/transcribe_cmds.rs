@@ -375,8 +375,9 @@ pub fn transcribe(args: &TranscribeArgs) -> ExitCode {
                     out.push('\n');
                 }
                 Err(e) => {
-                    eprintln!("hark transcribe: JSON: {e}");
-                    return ExitCode::from(1);
+                    let e = crate::Error::internal(format!("transcripts as JSON: {e}"));
+                    eprintln!("hark transcribe: {e}");
+                    return super::exit_code_for(&e);
                 }
             }
         } else {
@@ -389,14 +390,16 @@ pub fn transcribe(args: &TranscribeArgs) -> ExitCode {
                     Ok(s) => out.push_str(&s),
                     Err(e) => {
                         eprintln!("hark transcribe: {}: {e}", f.display());
-                        return ExitCode::from(1);
+                        return super::exit_code_for(&e);
                     }
                 }
             }
         }
         let mut stdout = std::io::stdout().lock();
-        if stdout.write_all(out.as_bytes()).and_then(|_| stdout.flush()).is_err() {
-            return ExitCode::from(1);
+        if let Err(e) = stdout.write_all(out.as_bytes()).and_then(|_| stdout.flush()) {
+            let e = crate::Error::io("standard output", e);
+            eprintln!("hark transcribe: {e}");
+            return super::exit_code_for(&e);
         }
     }
     if failed > 0 {

@@ -129,14 +129,14 @@ impl<F: Float> CtcLoss<F> {
     ) -> Result<CtcOutput<F>> {
         let (t_max, b, v) = logits.dim();
         if input_lengths.len() != b || targets.len() != b {
-            return Err(Error::Training(format!(
+            return Err(Error::Internal(format!(
                 "ctc: logits have a batch of {b} but there are {} input lengths and {} targets",
                 input_lengths.len(),
                 targets.len()
             )));
         }
         if v < 2 {
-            return Err(Error::Training(format!(
+            return Err(Error::Internal(format!(
                 "ctc: logits have {v} labels; need the blank and at least one character"
             )));
         }
@@ -144,12 +144,12 @@ impl<F: Float> CtcLoss<F> {
         for (i, (&len, tgt)) in input_lengths.iter().zip(targets).enumerate() {
             let tgt = tgt.as_ref();
             if len > t_max {
-                return Err(Error::Training(format!(
+                return Err(Error::Internal(format!(
                     "ctc: input_lengths[{i}] = {len} exceeds the {t_max} frames of the logits"
                 )));
             }
             if let Some(p) = tgt.iter().position(|&l| l == 0 || l >= v) {
-                return Err(Error::Training(format!(
+                return Err(Error::Internal(format!(
                     "ctc: targets[{i}][{p}] = {} is outside the labels 1..{v}",
                     tgt[p]
                 )));

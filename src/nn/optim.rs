@@ -197,7 +197,7 @@ impl<F: Float> Adam<F> {
     ) -> Result<()> {
         let p = self.meta.names.len();
         if n_p != p || grads.len() != p {
-            return Err(Error::Training(format!(
+            return Err(Error::Internal(format!(
                 "adam: built for {p} tensors but given {n_p} parameters and {} gradients",
                 grads.len()
             )));
@@ -205,7 +205,7 @@ impl<F: Float> Adam<F> {
         for (k, (np, g)) in sizes_p.zip(grads).enumerate() {
             let want = self.meta.sizes[k];
             if np != want || g.len() != want {
-                return Err(Error::Training(format!(
+                return Err(Error::Internal(format!(
                     "adam: tensor `{}` should have {want} elements; parameter has {np}, gradient {}",
                     self.meta.names[k],
                     g.len()

@@ -1070,7 +1070,7 @@ pub fn collate(
 ) -> Result<Batch> {
     let b = features.len();
     if b == 0 || targets.len() != b || utterances.len() != b {
-        return Err(Error::Training(format!(
+        return Err(Error::Internal(format!(
             "cannot collate {b} feature matrices with {} targets and {} ids",
             targets.len(),
             utterances.len()
@@ -1078,7 +1078,7 @@ pub fn collate(
     }
     let d = features[0].ncols();
     if let Some((i, f)) = features.iter().enumerate().find(|(_, f)| f.ncols() != d) {
-        return Err(Error::Training(format!(
+        return Err(Error::Internal(format!(
             "utterance {} has {} feature coefficients, the batch has {d}",
             utterances[i],
             f.ncols()

@@ -976,7 +976,7 @@ impl Log {
         Ok(Log { file, path: path.to_path_buf() })
     }
     fn line<T: Serialize>(&mut self, v: &T) -> Result<()> {
-        let mut s = serde_json::to_string(v).map_err(|e| Error::Training(e.to_string()))?;
+        let mut s = serde_json::to_string(v).map_err(|e| Error::internal(e.to_string()))?;
         s.push('\n');
         self.file.write_all(s.as_bytes()).map_err(|e| Error::io(&self.path, e))
     }
