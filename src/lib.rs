@@ -10,6 +10,8 @@ pub mod cpu;
 pub mod ctc;
 pub mod error;
 pub mod features;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gui;
 pub mod model;
 pub mod nn;
