@@ -316,8 +316,10 @@ fn files_tab_transcribes_a_file_searches_and_exports() {
     wait_for(&mut h, 10.0, "the model", |h| h.state().shared.model.model.is_some());
     assert!(shows(&h, "Model: tone detector"));
 
+    // Enter in the path box adds the file, as "Add" does.
     type_into(&mut h, "or path:", &wav.display().to_string());
-    h.get_by_label("Add").click();
+    h.key_press(eframe::egui::Key::Enter);
+    h.step();
     wait_for(&mut h, 20.0, "the transcript", |h| shows(h, "done: 2 segment(s)"));
     // Each segment: "[start → end]" then its text; the tones start at 0.5 s and 3.0 s.
     let stamps = texts(&h, " → ");
@@ -343,6 +345,42 @@ fn files_tab_transcribes_a_file_searches_and_exports() {
     let srt = std::fs::read_to_string(out.join("two tones.srt")).unwrap();
     assert!(srt.contains("-->") && srt.contains("\na\n"), "{srt}");
     assert!(shows(&h, "Saved 1 transcript(s)"));
+
+    // Exporting again would replace the file: asked first; Cancel keeps it, Replace writes.
+    std::fs::write(out.join("two tones.srt"), "mine").unwrap();
+    h.get_by_label("Export all").click();
+    h.step();
+    assert!(shows(&h, "1 of the transcripts already exist in"), "asked before replacing");
+    h.get_by_label("Cancel").click();
+    h.step();
+    h.step();
+    assert_eq!(std::fs::read_to_string(out.join("two tones.srt")).unwrap(), "mine");
+    assert!(shows(&h, "Nothing was exported."));
+    h.get_by_label("Export…").click();
+    h.step();
+    h.step();
+    assert!(shows(&h, "two tones.srt already exists. Replace it?"));
+    h.get_by_label("Replace").click();
+    h.step();
+    h.step();
+    assert_eq!(std::fs::read_to_string(out.join("two tones.srt")).unwrap(), srt);
+}
+
+#[test]
+fn files_given_at_launch_open_the_files_tab() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = save_tone_model(tmp.path());
+    let wav = tmp.path().join("t.wav");
+    hark::audio::write_wav_16k(&wav, &[silence(0.3), tone(0.5), silence(0.5)].concat()).unwrap();
+    // The last-used tab was Train; files on the command line show the Files tab.
+    let launch = hark::gui::Launch { files: vec![wav], ..Default::default() };
+    let app = app_with_model(&model, Tab::Train).with_launch(launch);
+    assert_eq!(app.tab, Tab::Files);
+    let mut h = harness(app);
+    wait_for(&mut h, 20.0, "the launched file", |h| shows(h, "done: 1 segment(s)"));
+    // An explicit --tab still wins.
+    let launch = hark::gui::Launch { tab: Some(Tab::Models), files: vec![], ..Default::default() };
+    assert_eq!(app_with_model(&model, Tab::Train).with_launch(launch).tab, Tab::Models);
 }
 
 /// The text of the `i`-th file in the Files queue, once it is done.

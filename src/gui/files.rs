@@ -82,6 +82,15 @@ pub struct FilesTab {
     jobs: Option<Sender<Job>>,
     events: Option<Receiver<FileEvent>>,
     dialog: Option<(DialogFor, Task<Vec<PathBuf>>)>,
+    /// An export that would replace existing files, waiting for "Replace" or "Cancel".
+    pub pending_overwrite: Option<PendingExport>,
+}
+
+/// An export into the export folder that found its file(s) already there.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PendingExport {
+    One { id: u64, out: PathBuf },
+    All { dir: PathBuf, existing: Vec<PathBuf> },
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -113,7 +122,80 @@ impl FilesTab {
             jobs: None,
             events: None,
             dialog: None,
+            pending_overwrite: None,
         }
+    }
+
+    /// Exports one transcript into the export folder, asking first if the file exists.
+    fn export_one_asking(&mut self, id: u64, out: PathBuf) {
+        if out.exists() {
+            self.pending_overwrite = Some(PendingExport::One { id, out });
+        } else {
+            self.export_one(id, &out);
+        }
+    }
+
+    /// Exports every finished transcript into `dir`, asking first if any file exists.
+    fn export_all_asking(&mut self, dir: PathBuf) {
+        let existing: Vec<PathBuf> =
+            self.export_targets(&dir).into_iter().filter(|p| p.exists()).collect();
+        if existing.is_empty() {
+            self.export_all(&dir);
+        } else {
+            self.pending_overwrite = Some(PendingExport::All { dir, existing });
+        }
+    }
+
+    /// Where `export_all` writes each finished transcript in `dir`.
+    fn export_targets(&self, dir: &Path) -> Vec<PathBuf> {
+        let ext = format_of(&self.settings.format).extension();
+        self.items
+            .iter()
+            .filter(|i| matches!(i.state, FileState::Done(_)))
+            .map(|i| {
+                let stem = i.path.file_stem().map(|s| s.to_string_lossy().into_owned());
+                dir.join(format!("{}.{ext}", stem.unwrap_or("transcript".into())))
+            })
+            .collect()
+    }
+
+    /// The "replace existing files?" strip; true while it is shown.
+    fn overwrite_prompt(&mut self, ui: &mut egui::Ui) -> bool {
+        let Some(p) = self.pending_overwrite.clone() else { return false };
+        let question = match &p {
+            PendingExport::One { out, .. } => {
+                format!("{} already exists. Replace it?", out.display())
+            }
+            PendingExport::All { dir, existing } => format!(
+                "{} of the transcripts already exist in {} ({}{}). Replace them?",
+                existing.len(),
+                dir.display(),
+                existing
+                    .iter()
+                    .take(3)
+                    .filter_map(|e| e.file_name().map(|n| n.to_string_lossy().into_owned()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if existing.len() > 3 { ", …" } else { "" }
+            ),
+        };
+        egui::Frame::group(ui.style()).show(ui, |ui| {
+            ui.horizontal_wrapped(|ui| {
+                ui.colored_label(ui.visuals().warn_fg_color, question);
+                if ui.button("Replace").clicked() {
+                    self.pending_overwrite = None;
+                    match p {
+                        PendingExport::One { id, out } => self.export_one(id, &out),
+                        PendingExport::All { dir, .. } => self.export_all(&dir),
+                    }
+                }
+                if ui.button("Cancel").clicked() {
+                    self.pending_overwrite = None;
+                    self.message = Some("Nothing was exported.".into());
+                }
+            });
+        });
+        true
     }
 
     /// Puts files in the queue; they are transcribed with the current model, in order.
@@ -223,7 +305,7 @@ impl FilesTab {
                     DialogFor::Add => self.add(paths, shared),
                     DialogFor::ExportAll => {
                         self.settings.export_dir = paths[0].display().to_string();
-                        self.export_all(&paths[0].clone());
+                        self.export_all_asking(paths[0].clone());
                     }
                     DialogFor::ExportOne(id) => self.export_one(id, &paths[0]),
                 },
@@ -289,13 +371,16 @@ impl FilesTab {
                     Some((DialogFor::Add, worker::pick(Pick::AudioFiles, shared.notify.clone())));
             }
             let l = ui.label("or path:");
-            ui.add(
-                egui::TextEdit::singleline(&mut self.add_path)
-                    .hint_text("/path/to/audio.wav")
-                    .desired_width(320.0),
-            )
-            .labelled_by(l.id);
-            if ui.button("Add").clicked()
+            let typed = ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.add_path)
+                        .hint_text("/path/to/audio.wav")
+                        .desired_width(320.0),
+                )
+                .labelled_by(l.id);
+            // Enter in the box adds, as the button does.
+            let entered = typed.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            if (ui.button("Add").clicked() || entered)
                 && let Some(p) = path_of(&self.add_path)
             {
                 self.add(vec![p], shared);
@@ -323,7 +408,7 @@ impl FilesTab {
             let any_done = self.items.iter().any(|i| matches!(i.state, FileState::Done(_)));
             if ui.add_enabled(any_done, egui::Button::new("Export all")).clicked() {
                 match path_of(&self.settings.export_dir) {
-                    Some(d) => self.export_all(&d),
+                    Some(d) => self.export_all_asking(d),
                     None if self.dialog.is_none() => {
                         self.dialog = Some((
                             DialogFor::ExportAll,
@@ -341,6 +426,7 @@ impl FilesTab {
         if let Some(m) = &self.message {
             ui.label(m);
         }
+        self.overwrite_prompt(ui);
         ui.separator();
         if self.items.is_empty() {
             ui.label("No files yet. Add audio files to transcribe them with the current model.");
@@ -410,7 +496,7 @@ impl FilesTab {
                                     worker::clock(s.start_s),
                                     worker::clock(s.end_s)
                                 ));
-                                ui.label(&s.text);
+                                words_with_confidence(ui, s);
                             });
                         }
                         if t.segments.is_empty() {
@@ -435,7 +521,7 @@ impl FilesTab {
             let stem = Path::new(&name).file_stem().map(|s| s.to_string_lossy().into_owned());
             let suggested = format!("{}.{ext}", stem.unwrap_or(name));
             match path_of(&self.settings.export_dir) {
-                Some(d) => self.export_one(id, &d.join(suggested)),
+                Some(d) => self.export_one_asking(id, d.join(suggested)),
                 None => {
                     self.dialog = Some((
                         DialogFor::ExportOne(id),
@@ -444,5 +530,28 @@ impl FilesTab {
                 }
             }
         }
+    }
+}
+
+/// Below this confidence a word is shown dimmed (hover any word for its figure).
+pub const LOW_CONFIDENCE: f32 = 0.5;
+
+/// A segment's words; each shows its confidence on hover, and uncertain ones are dimmed.
+fn words_with_confidence(ui: &mut egui::Ui, s: &crate::runtime::transcribe::Segment) {
+    if s.words.is_empty() {
+        ui.label(&s.text);
+        return;
+    }
+    ui.spacing_mut().item_spacing.x = 4.0;
+    for w in &s.words {
+        let text = egui::RichText::new(&w.text);
+        let text = if w.confidence < LOW_CONFIDENCE { text.weak().italics() } else { text };
+        ui.label(text).on_hover_text(format!(
+            "{}: confidence {:.0} % ({} → {})",
+            w.text,
+            100.0 * w.confidence,
+            worker::clock(w.start_s),
+            worker::clock(w.end_s)
+        ));
     }
 }

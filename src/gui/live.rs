@@ -278,32 +278,7 @@ impl LiveTab {
             match self.settings.source {
                 Source::Microphone => {
                     ui.horizontal(|ui| {
-                        let selected = self
-                            .devices
-                            .iter()
-                            .find(|d| d.id == self.settings.device)
-                            .map_or("System default".to_string(), |d| d.name.clone());
-                        egui::ComboBox::from_label("Microphone").selected_text(selected).show_ui(
-                            ui,
-                            |ui| {
-                                ui.selectable_value(
-                                    &mut self.settings.device,
-                                    String::new(),
-                                    "System default",
-                                );
-                                for d in &self.devices {
-                                    let mut name = d.name.clone();
-                                    if let Some(why) = &d.unavailable {
-                                        name = format!("{name} (unavailable: {why})");
-                                    }
-                                    ui.selectable_value(
-                                        &mut self.settings.device,
-                                        d.id.clone(),
-                                        name,
-                                    );
-                                }
-                            },
-                        );
+                        microphone_picker(ui, &mut self.settings.device, &self.devices);
                         if ui
                             .button("Refresh")
                             .on_hover_text("List the microphones again")
@@ -506,4 +481,23 @@ fn start_worker(
         Box::new(move || notify()),
     )?;
     Ok((handle, env_rx, stop))
+}
+
+/// The "Microphone" drop-down: "System default" ("") or one of `devices` (by id); shared by
+/// the Live and Record tabs, which record from the same choice.
+pub fn microphone_picker(ui: &mut egui::Ui, device: &mut String, devices: &[DeviceInfo]) {
+    let selected = devices
+        .iter()
+        .find(|d| d.id == *device)
+        .map_or("System default".to_string(), |d| d.name.clone());
+    egui::ComboBox::from_label("Microphone").selected_text(selected).show_ui(ui, |ui| {
+        ui.selectable_value(device, String::new(), "System default");
+        for d in devices {
+            let mut name = d.name.clone();
+            if let Some(why) = &d.unavailable {
+                name = format!("{name} (unavailable: {why})");
+            }
+            ui.selectable_value(device, d.id.clone(), name);
+        }
+    });
 }

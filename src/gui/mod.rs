@@ -229,8 +229,10 @@ pub struct Shared {
     pub goto: Option<Tab>,
     /// The Train tab asked the app to load the model a run produced.
     pub use_model: Option<PathBuf>,
-    /// The input device chosen in Live ("" = default), also used by Record.
+    /// The input device chosen in Live or Record ("" = default); both record from it.
     pub device: String,
+    /// The input devices the Live tab listed (Record's picker shows the same list).
+    pub devices: Vec<crate::audio::capture::DeviceInfo>,
     /// Decode with the model's word language model when it ships with one (persisted).
     pub use_lm: bool,
 }
@@ -316,6 +318,7 @@ impl HarkApp {
                 goto: None,
                 use_model: None,
                 device: String::new(),
+                devices: Vec::new(),
                 use_lm: settings.use_lm,
             },
             live: live::LiveTab::new(settings.live),
@@ -333,7 +336,20 @@ impl HarkApp {
 
     /// Applies `hark gui` flags: settings now, actions once the model has loaded.
     pub fn with_launch(mut self, l: Launch) -> Self {
-        if let Some(t) = l.tab {
+        // The tab asked for, else the one that shows what was launched (files given on the
+        // command line open the Files tab, not the last-used one).
+        let implied = if !l.files.is_empty() {
+            Some(Tab::Files)
+        } else if l.train.is_some() {
+            Some(Tab::Train)
+        } else if l.listen.is_some() {
+            Some(Tab::Live)
+        } else if l.record_to.is_some() {
+            Some(Tab::Record)
+        } else {
+            None
+        };
+        if let Some(t) = l.tab.or(implied) {
             self.tab = t;
         }
         if l.model.is_some() {
@@ -411,6 +427,9 @@ impl HarkApp {
             self.shared.model.load(Some(p), notify);
         }
         self.shared.device = self.live.settings.device.clone();
+        if self.shared.devices != self.live.devices {
+            self.shared.devices = self.live.devices.clone();
+        }
         self.run_launch();
         // Workers report even while their tab is hidden.
         self.live.poll(&mut self.shared);
@@ -450,7 +469,11 @@ impl HarkApp {
             Tab::Live => self.live.ui(ui, &mut self.shared),
             Tab::Files => self.files.ui(ui, &mut self.shared),
             Tab::Train => self.train.ui(ui, &mut self.shared),
-            Tab::Record => self.record.ui(ui, &mut self.shared, &mut self.train),
+            Tab::Record => {
+                self.record.ui(ui, &mut self.shared, &mut self.train);
+                // The Record tab's microphone choice is the Live tab's too.
+                self.live.settings.device = self.shared.device.clone();
+            }
             Tab::Models => self.models.ui(ui, &mut self.shared, &mut self.model_choice),
         });
         if let Some(t) = self.shared.goto.take() {

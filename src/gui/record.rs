@@ -322,8 +322,14 @@ impl RecordTab {
                 }
                 ui.label(format!("{:.1} s", self.samples.len() as f64 / SAMPLE_RATE_HZ as f64));
                 let level = ((self.level_dbfs + 60.0) / 60.0).clamp(0.0, 1.0);
-                ui.add(egui::ProgressBar::new(level).desired_width(160.0).text("level"));
+                let loud = if self.level_dbfs > -3.0 { " (too loud)" } else { "" };
+                ui.add(
+                    egui::ProgressBar::new(level)
+                        .desired_width(200.0)
+                        .text(format!("level {:.0} dBFS{loud}", self.level_dbfs.max(-99.0))),
+                );
             } else {
+                super::live::microphone_picker(ui, &mut shared.device, &shared.devices);
                 let label = if self.samples.is_empty() { "Start recording" } else { "Redo" };
                 if ui.button(label).clicked() {
                     let device = shared.device.clone();

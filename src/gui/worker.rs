@@ -37,6 +37,28 @@ impl<T: Send + 'static> Task<T> {
         Task { rx }
     }
 
+    /// Like [`Task::spawn`], but `f` may give no result (None): `poll` then reports the task as
+    /// failed (`Some(Err(()))`), as if its worker had died.
+    pub fn spawn_maybe(
+        name: &str,
+        notify: Notify,
+        f: impl FnOnce() -> Option<T> + Send + 'static,
+    ) -> Self {
+        let (tx, rx) = mpsc::channel();
+        let spawned =
+            std::thread::Builder::new().name(format!("hark-gui-{name}")).spawn(move || {
+                if let Some(v) = f() {
+                    let _ = tx.send(v);
+                }
+                drop(tx);
+                notify();
+            });
+        if let Err(e) = spawned {
+            eprintln!("hark: cannot start a background thread: {e}");
+        }
+        Task { rx }
+    }
+
     /// The result if it is ready. `Some(Err(()))` when the worker died without answering.
     pub fn poll(&self) -> Option<Result<T, ()>> {
         match self.rx.try_recv() {
@@ -63,11 +85,12 @@ pub enum Pick {
 
 /// Opens a native file dialog on a background thread (the xdg portal on Linux answers over
 /// D-Bus and may take a while, or not exist at all). Resolves to the chosen paths (empty when
-/// the user cancelled).
+/// the user cancelled), or fails (`poll` gives `Some(Err(()))`) when no dialog could open.
 pub fn pick(what: Pick, notify: Notify) -> Task<Vec<PathBuf>> {
-    Task::spawn("dialog", notify, move || {
+    Task::spawn_maybe("dialog", notify, move || {
         let d = rfd::FileDialog::new();
-        match what {
+        let opened = std::time::Instant::now();
+        let chosen: Vec<PathBuf> = match what {
             Pick::Folder => d.pick_folder().into_iter().collect(),
             Pick::AudioFiles => d
                 .add_filter("Audio", crate::train::data::AUDIO_EXTENSIONS)
@@ -79,9 +102,15 @@ pub fn pick(what: Pick, notify: Notify) -> Task<Vec<PathBuf>> {
                 d.add_filter("Hark model", &["json"]).pick_file().into_iter().collect()
             }
             Pick::SaveAs(name) => d.set_file_name(name).save_file().into_iter().collect(),
-        }
+        };
+        // rfd answers "nothing chosen" both when the user cancels and when no dialog could open
+        // (no desktop portal); nobody cancels a dialog within a quarter second of asking for it.
+        (!chosen.is_empty() || opened.elapsed() >= DIALOG_MIN_HUMAN).then_some(chosen)
     })
 }
+
+/// Faster than this, an empty answer from a file dialog means it never opened.
+const DIALOG_MIN_HUMAN: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Formats seconds as `m:ss.s` (or `h:mm:ss` past an hour).
 pub fn clock(seconds: f64) -> String {

@@ -279,6 +279,18 @@ mod tests {
     }
 
     #[test]
+    fn json_times_are_milliseconds_and_confidences_four_places() {
+        let mut t = two_segments();
+        // What an f32 frame time looks like widened to f64.
+        t.segments[0].start_s = 0.16f32 as f64;
+        t.segments[0].confidence = 0.123_456_7;
+        let text = to_json(&t).unwrap();
+        assert!(text.contains("\"start_s\": 0.16,"), "{text}");
+        assert!(text.contains("\"confidence\": 0.1235,"), "{text}");
+        assert!(!text.contains("0.1599999"), "{text}");
+    }
+
+    #[test]
     fn json_round_trips_values() {
         let mut t = two_segments();
         t.segments[1].chars = vec![CharTime { ch: 'a', time_s: 3661.1, confidence: 0.75 }];

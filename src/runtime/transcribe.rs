@@ -64,6 +64,7 @@ pub struct Transcript {
     /// The audio file (None for `transcribe_samples`).
     pub path: Option<PathBuf>,
     /// Length of the audio (s).
+    #[serde(serialize_with = "millis")]
     pub duration_s: f64,
     /// Segments with text, in time order, not overlapping.
     pub segments: Vec<Segment>,
@@ -72,11 +73,14 @@ pub struct Transcript {
 /// One stretch of speech between pauses.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Segment {
+    #[serde(serialize_with = "millis")]
     pub start_s: f64,
+    #[serde(serialize_with = "millis")]
     pub end_s: f64,
     /// The words joined by single spaces.
     pub text: String,
     /// The decoder's hypothesis confidence (per-frame geometric mean probability, 0..1).
+    #[serde(serialize_with = "four_places")]
     pub confidence: f32,
     pub words: Vec<Word>,
     /// Every character the decoder emitted (spaces included).
@@ -87,9 +91,12 @@ pub struct Segment {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Word {
     pub text: String,
+    #[serde(serialize_with = "millis")]
     pub start_s: f64,
+    #[serde(serialize_with = "millis")]
     pub end_s: f64,
     /// Mean of its characters' confidences.
+    #[serde(serialize_with = "four_places")]
     pub confidence: f32,
 }
 
@@ -98,9 +105,22 @@ pub struct Word {
 pub struct CharTime {
     pub ch: char,
     /// Start (s, absolute) of the network frame that emits it.
+    #[serde(serialize_with = "millis")]
     pub time_s: f64,
     /// Posterior of its label at that frame.
+    #[serde(serialize_with = "four_places")]
     pub confidence: f32,
+}
+
+/// Times in JSON to the millisecond (the network's frames are 10-30 ms apart; the f32 → f64
+/// conversion otherwise shows as 0.15999998450279235).
+fn millis<S: serde::Serializer>(v: &f64, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_f64((v * 1000.0).round() / 1000.0)
+}
+
+/// Confidences in JSON to four decimals.
+fn four_places<S: serde::Serializer>(v: &f32, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_f64((f64::from(*v) * 1e4).round() / 1e4)
 }
 
 impl Transcript {
