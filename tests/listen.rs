@@ -576,3 +576,42 @@ fn listen_through_the_microphone_or_reports_none() {
     eprintln!("mic vs file CER {:.1} %", cer * 100.0);
     assert!(cer <= 0.075, "CER {:.1} %: mic {live:?} vs file {reference:?}", cer * 100.0);
 }
+
+/// Pink noise (Paul Kellet's filter over seeded white noise) scaled to `rms_dbfs`.
+fn pink_noise(n: usize, rms_dbfs: f32, seed: u64) -> Vec<f32> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut b = [0.0f32; 7];
+    let mut x: Vec<f32> = (0..n)
+        .map(|_| {
+            let w: f32 = rng.random_range(-1.0..1.0);
+            b[0] = 0.99886 * b[0] + w * 0.0555179;
+            b[1] = 0.99332 * b[1] + w * 0.0750759;
+            b[2] = 0.96900 * b[2] + w * 0.1538520;
+            b[3] = 0.86650 * b[3] + w * 0.3104856;
+            b[4] = 0.55000 * b[4] + w * 0.5329522;
+            b[5] = -0.7616 * b[5] - w * 0.0168980;
+            let p = b[..6].iter().sum::<f32>() + b[6] + w * 0.5362;
+            b[6] = w * 0.115926;
+            p
+        })
+        .collect();
+    let rms = (x.iter().map(|v| v * v).sum::<f32>() / n as f32).sqrt();
+    let g = 10f32.powf(rms_dbfs / 20.0) / rms;
+    x.iter_mut().for_each(|v| *v *= g);
+    x
+}
+
+#[test]
+fn quiet_pink_noise_gives_no_phantom_line_with_the_shipped_model() {
+    // A room's hiss: -40 dBFS RMS pink noise once gave a final line "a".
+    let dir = tempfile::tempdir().unwrap();
+    for (i, level) in [-35.0f32, -40.0, -45.0].into_iter().enumerate() {
+        let wav = dir.path().join(format!("pink{i}.wav"));
+        hark::audio::write_wav_16k(&wav, &pink_noise(12 * 16_000, level, i as u64)).unwrap();
+        let out =
+            hark().args(["listen", "--input-speed", "0", "--input"]).arg(&wav).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(final_lines(&out.stdout), Vec::<String>::new(), "{level} dBFS pink noise");
+    }
+}
