@@ -81,6 +81,7 @@ fn without_a_microphone_start_and_devices_say_so() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
     assert!(stderr.contains("no microphone found:"), "stderr: {stderr}");
+    assert!(!stderr.contains("ALSA lib"), "alsa-lib's own lines reach the user: {stderr}");
     assert!(out.stdout.is_empty());
 
     if vmic_running() {

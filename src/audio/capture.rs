@@ -362,9 +362,20 @@ fn config_of(c: &cpal::SupportedStreamConfig) -> DeviceConfig {
     }
 }
 
+/// On a machine without sound hardware or with no sound server, alsa-lib writes lines such as
+/// "ALSA lib confmisc.c:855:(parse_card) cannot find card '0'" to stderr whenever a device is
+/// listed or opened; Hark reports the problem in its own words ("no microphone found …"). On the
+/// calling thread those lines go to a fresh in-memory buffer instead (alsa-lib's thread-local
+/// error handler; calling this again drops the previous buffer, so it never grows).
+fn quiet_alsa() {
+    #[cfg(target_os = "linux")]
+    let _ = alsa::Output::local_error_handler();
+}
+
 /// Input devices of the default host, without pseudo-devices (see `is_user_facing`). Each device
 /// is opened briefly to read its default configuration.
 pub fn list_input_devices() -> Result<Vec<DeviceInfo>> {
+    quiet_alsa();
     Ok(user_facing_devices(&cpal::default_host())?.into_iter().map(|(_, info)| info).collect())
 }
 
@@ -702,6 +713,7 @@ fn retire(stream: Option<cpal::Stream>, wait: Duration) {
 
 impl Worker {
     fn open(&mut self) -> Result<(Active, DeviceInfo)> {
+        quiet_alsa();
         let (device, info, config) = open_device(&self.host, self.query.as_deref())?;
         let rate = config.sample_rate();
         let channels = config.channels();
