@@ -29,9 +29,11 @@ for t in "${targets[@]}"; do
   cp -n fuzz/corpus/"$t"/* "$work/$t"/ 2>/dev/null || true
   log="$work/$t.log"
   # -fork would survive crashes; a plain run stops at the first one, which is what we want to see.
-  (cd fuzz && cargo +nightly fuzz run -O "$t" "$work/$t" -- \
+  # The binary built above, run directly: `cargo fuzz run` would rebuild if the sources changed
+  # since, in the middle of a campaign.
+  "fuzz/target/x86_64-unknown-linux-gnu/release/$t" "$work/$t" \
      -max_total_time="$secs" -rss_limit_mb=2048 -malloc_limit_mb=1024 -timeout=20 \
-     -max_len=65536 -print_final_stats=1 -artifact_prefix="$PWD/artifacts/$t/" >"$log" 2>&1) || true
+     -max_len=65536 -print_final_stats=1 -artifact_prefix="$PWD/fuzz/artifacts/$t/" >"$log" 2>&1 || true
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
   crashes=$(find "fuzz/artifacts/$t" -type f | wc -l)
   corpus=$(find "$work/$t" -type f | wc -l)

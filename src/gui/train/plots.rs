@@ -58,6 +58,7 @@ impl TrainTab {
                 .x_axis_label(x.to_string())
                 .y_axis_label(y.to_string())
                 .y_axis_min_width(36.0)
+                .y_grid_spacer(egui_plot::uniform_grid_spacer(nice_steps))
                 .include_y(0.0)
                 .allow_scroll(false)
                 .allow_drag(false)
@@ -115,4 +116,23 @@ impl TrainTab {
             }
         });
     }
+}
+
+/// Grid steps of 1, 2 or 5 × 10^k giving about five labelled lines over the visible range (the
+/// default log-10 grid labels only 0 and 100 on a short CER plot), with half steps as faint lines.
+fn nice_steps(input: egui_plot::GridInput) -> [f64; 3] {
+    let span = (input.bounds.1 - input.bounds.0).abs().max(1e-9);
+    let raw = span / 5.0;
+    let p = 10f64.powf(raw.log10().floor());
+    let m = raw / p;
+    let step = p * if m < 1.5 {
+        1.0
+    } else if m < 3.5 {
+        2.0
+    } else if m < 7.5 {
+        5.0
+    } else {
+        10.0
+    };
+    [step / 2.0, step, step * 10.0]
 }
