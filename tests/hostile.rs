@@ -171,7 +171,16 @@ fn a_bug_exits_1_and_asks_for_a_report_an_input_problem_exits_2() {
     assert!(err.contains("/nonexistent/a.wav"), "{err}");
     assert_eq!(hark_env(&["transcribe", "--no-such-flag"], &[]).0, 2);
     assert_eq!(hark_env(&["eval", "/nonexistent-folder"], &[]).0, 2);
-    assert_eq!(hark_env(&["train", "/nonexistent-folder", "--epochs", "1"], &[]).0, 2);
+    // A mistyped data folder leaves no run folder behind (the default one is runs/NAME-DATE).
+    let cwd = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hark"))
+        .args(["train", "/nonexistent-folder", "--epochs", "1"])
+        .current_dir(cwd.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent-folder"));
+    assert!(!cwd.path().join("runs").exists(), "an empty run folder was left");
     assert_eq!(hark_env(&["lm", "build", "/nonexistent.txt", "--out", "/tmp/x.arpa"], &[]).0, 2);
 }
 

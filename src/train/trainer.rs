@@ -207,6 +207,11 @@ impl Run<'_> {
 
     fn train(&mut self, job: TrainJob, resume: bool) -> Result<()> {
         job.options.validate()?;
+        // Missing data is refused before the run folder exists, so a mistyped path leaves no
+        // empty run behind.
+        for p in std::iter::once(&job.data).chain(job.validation.iter()) {
+            std::fs::metadata(p).map_err(|e| Error::io(p, e))?;
+        }
         let dir = &job.out_dir;
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         // A run killed while saving (kill -9, power loss) leaves its unfinished file beside the
