@@ -464,106 +464,94 @@ mod tests {
         (a, w, init)
     }
 
+    /// Runs `f` with every kernel level this CPU can run, not only its best (see crate::cpu).
+    fn every_level(f: impl Fn()) {
+        for level in Simd::available() {
+            with_simd(level, &f).unwrap();
+        }
+    }
+
     #[test]
     fn gemm_rows_matches_naive_product() {
-        // Every kernel this CPU can run, not only its best (see crate::cpu).
-        for level in Simd::available() {
-            with_simd(level, || {
-                for &(m, k, n) in
-                    &[(1, 256, 1024), (16, 64, 256), (5, 7, 45), (9, 33, 130), (3, 1, 2)]
-                {
-                    let (a, w, init) = operands(m, k, n);
-                    let expect = &init + &a.dot(&w);
-                    for_f32_and_f64(&a, &w, &init, &expect, m, k, n);
-                }
-            })
-            .unwrap();
-        }
+        every_level(|| {
+            for &(m, k, n) in &[(1, 256, 1024), (16, 64, 256), (5, 7, 45), (9, 33, 130), (3, 1, 2)]
+            {
+                let (a, w, init) = operands(m, k, n);
+                let expect = &init + &a.dot(&w);
+                for_f32_and_f64(&a, &w, &init, &expect, m, k, n);
+            }
+        });
     }
 
     #[test]
     fn gemm_packed_matches_naive_product() {
-        // Every kernel this CPU can run, not only its best (see crate::cpu).
-        for level in Simd::available() {
-            with_simd(level, || {
-                // Row counts around the 8-row blocks, column counts around the 16-wide panels.
-                for &(m, k, n) in
-                    &[(1, 256, 1024), (16, 64, 256), (5, 7, 45), (9, 33, 130), (3, 1, 2)]
-                {
-                    let (a, w, init) = operands(m, k, n);
-                    let expect = &init + &a.dot(&w);
-                    let mut out = init.clone();
-                    // Packed from a transposed view, as the LSTM packs W_hhᵀ.
-                    let wt = w.t().as_standard_layout().into_owned();
-                    let packed = Packed::new(wt.t());
-                    assert_eq!(packed.dim(), (k, n));
-                    gemm_packed(a.as_slice().unwrap(), &packed, out.as_slice_mut().unwrap(), m);
-                    assert_eq!(out, expect, "f64 ({m}, {k}, {n}), {:?} kernels", Simd::active());
-                    // Small integers: exact in f32 too.
-                    let mut out32 = init.mapv(|v| v as f32);
-                    let p32 = Packed::new(w.mapv(|v| v as f32).view());
-                    let a32 = a.mapv(|v| v as f32);
-                    gemm_packed(a32.as_slice().unwrap(), &p32, out32.as_slice_mut().unwrap(), m);
-                    assert_eq!(
-                        out32,
-                        expect.mapv(|v| v as f32),
-                        "f32 ({m}, {k}, {n}), {:?} kernels",
-                        Simd::active()
-                    );
-                }
-            })
-            .unwrap();
-        }
+        every_level(|| {
+            // Row counts around the 8-row blocks, column counts around the 16-wide panels.
+            for &(m, k, n) in &[(1, 256, 1024), (16, 64, 256), (5, 7, 45), (9, 33, 130), (3, 1, 2)]
+            {
+                let (a, w, init) = operands(m, k, n);
+                let expect = &init + &a.dot(&w);
+                let mut out = init.clone();
+                // Packed from a transposed view, as the LSTM packs W_hhᵀ.
+                let wt = w.t().as_standard_layout().into_owned();
+                let packed = Packed::new(wt.t());
+                assert_eq!(packed.dim(), (k, n));
+                gemm_packed(a.as_slice().unwrap(), &packed, out.as_slice_mut().unwrap(), m);
+                assert_eq!(out, expect, "f64 ({m}, {k}, {n}), {:?} kernels", Simd::active());
+                // Small integers: exact in f32 too.
+                let mut out32 = init.mapv(|v| v as f32);
+                let p32 = Packed::new(w.mapv(|v| v as f32).view());
+                let a32 = a.mapv(|v| v as f32);
+                gemm_packed(a32.as_slice().unwrap(), &p32, out32.as_slice_mut().unwrap(), m);
+                assert_eq!(
+                    out32,
+                    expect.mapv(|v| v as f32),
+                    "f32 ({m}, {k}, {n}), {:?} kernels",
+                    Simd::active()
+                );
+            }
+        });
     }
 
     #[test]
     fn gemm_acc_matches_naive_product_in_both_layouts_of_a() {
-        // Every kernel this CPU can run, not only its best (see crate::cpu).
-        for level in Simd::available() {
-            with_simd(level, || {
-                // Sizes across the K blocks (256, merged tail below 384), the M blocks (128), the 8-row
-                // groups and the 16-wide panels, including the LSTM's shapes scaled down.
-                for &(m, k, n) in
-                    &[(300, 700, 45), (137, 385, 130), (9, 33, 16), (1, 600, 70), (8, 1, 3)]
-                {
-                    let (a, w, init) = operands(m, k, n);
-                    // f64 reference; small integers, so every f32 partial sum is exact.
-                    let expect = (&init + &a.dot(&w)).mapv(|v| v as f32);
-                    let (a, w, init) =
-                        (a.mapv(|v| v as f32), w.mapv(|v| v as f32), init.mapv(|v| v as f32));
-                    let mut out = init.clone();
-                    gemm_acc(a.view(), w.view(), &mut out.view_mut());
-                    assert_eq!(
-                        out,
-                        expect,
-                        "row-major a ({m}, {k}, {n}), {:?} kernels",
-                        Simd::active()
-                    );
-                    // a given as the transpose of a row-major (K, M) matrix, w as a transposed view.
-                    let a_t = a.t().as_standard_layout().into_owned();
-                    let w_t = w.t().as_standard_layout().into_owned();
-                    let mut out = init.clone();
-                    gemm_acc(a_t.t(), w_t.t(), &mut out.view_mut());
-                    assert_eq!(
-                        out,
-                        expect,
-                        "transposed a ({m}, {k}, {n}), {:?} kernels",
-                        Simd::active()
-                    );
-                    // A strided a (every other column of a wider matrix) takes the general path.
-                    let wide = Array2::from_shape_fn((m, 2 * k), |(i, j)| a[(i, j / 2)]);
-                    let mut out = init.clone();
-                    gemm_acc(wide.slice(ndarray::s![.., ..;2]), w.view(), &mut out.view_mut());
-                    assert_eq!(
-                        out,
-                        expect,
-                        "strided a ({m}, {k}, {n}), {:?} kernels",
-                        Simd::active()
-                    );
-                }
-            })
-            .unwrap();
-        }
+        every_level(|| {
+            // Sizes across the K blocks (256, merged tail below 384), the M blocks (128), the 8-row
+            // groups and the 16-wide panels, including the LSTM's shapes scaled down.
+            for &(m, k, n) in
+                &[(300, 700, 45), (137, 385, 130), (9, 33, 16), (1, 600, 70), (8, 1, 3)]
+            {
+                let (a, w, init) = operands(m, k, n);
+                // f64 reference; small integers, so every f32 partial sum is exact.
+                let expect = (&init + &a.dot(&w)).mapv(|v| v as f32);
+                let (a, w, init) =
+                    (a.mapv(|v| v as f32), w.mapv(|v| v as f32), init.mapv(|v| v as f32));
+                let mut out = init.clone();
+                gemm_acc(a.view(), w.view(), &mut out.view_mut());
+                assert_eq!(
+                    out,
+                    expect,
+                    "row-major a ({m}, {k}, {n}), {:?} kernels",
+                    Simd::active()
+                );
+                // a given as the transpose of a row-major (K, M) matrix, w as a transposed view.
+                let a_t = a.t().as_standard_layout().into_owned();
+                let w_t = w.t().as_standard_layout().into_owned();
+                let mut out = init.clone();
+                gemm_acc(a_t.t(), w_t.t(), &mut out.view_mut());
+                assert_eq!(
+                    out,
+                    expect,
+                    "transposed a ({m}, {k}, {n}), {:?} kernels",
+                    Simd::active()
+                );
+                // A strided a (every other column of a wider matrix) takes the general path.
+                let wide = Array2::from_shape_fn((m, 2 * k), |(i, j)| a[(i, j / 2)]);
+                let mut out = init.clone();
+                gemm_acc(wide.slice(ndarray::s![.., ..;2]), w.view(), &mut out.view_mut());
+                assert_eq!(out, expect, "strided a ({m}, {k}, {n}), {:?} kernels", Simd::active());
+            }
+        });
     }
 
     fn for_f32_and_f64(
