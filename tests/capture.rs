@@ -99,6 +99,34 @@ fn without_a_microphone_start_and_devices_say_so() {
     }
 }
 
+/// With a sound server, devices are the server's sources under the names it gives them (the
+/// virtual microphone's `device.description` is "VirtualMic"), the default first and monitors
+/// (what a sink plays) after the microphones; not ALSA's single "default" PCM.
+#[test]
+fn devices_are_the_sound_servers_sources_with_its_names() {
+    if !vmic_running() {
+        eprintln!("skipped: no virtual microphone");
+        return;
+    }
+    let devices = hark::audio::capture::list_input_devices().unwrap();
+    let ids: Vec<&str> = devices.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(devices[0].id, "pulseaudio:vmic", "{ids:?}");
+    assert_eq!(devices[0].name, "VirtualMic");
+    assert!(devices[0].is_default);
+    let mic = devices[0].default_config.as_ref().expect("the virtual microphone opens");
+    assert_eq!((mic.sample_rate_hz, mic.channels), (16_000, 1));
+    let monitor = ids.iter().position(|i| *i == "pulseaudio:vmic_sink.monitor");
+    assert!(monitor.is_some_and(|m| m > 0), "{ids:?}");
+    assert!(devices[monitor.unwrap()].name.starts_with("Monitor of"), "{devices:?}");
+    assert!(!ids.iter().any(|i| i.starts_with("alsa:")), "{ids:?}");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_hark")).arg("devices").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let first = stdout.lines().nth(1).unwrap_or_default();
+    assert!(first.starts_with("* VirtualMic  [pulseaudio:vmic]  16000 Hz, 1 ch"), "{stdout}");
+}
+
 #[test]
 fn virtual_microphone_tone_arrives_at_16k_in_real_time() {
     if !vmic_running() {
@@ -171,8 +199,9 @@ fn virtual_microphone_loss_is_reported_and_recovered() {
         return;
     }
     let _guard = LIVE.lock().unwrap_or_else(|e| e.into_inner());
-    let cap = Capture::start(Some("pulse")).expect("open the pulse device by name");
-    assert!(cap.device().id.contains("pulse"), "{:?}", cap.device());
+    // By the sound server's own name for it (scripts/vmic.sh's device.description).
+    let cap = Capture::start(Some("VirtualMic")).expect("open the virtual microphone by name");
+    assert_eq!(cap.device().id, "pulseaudio:vmic", "{:?}", cap.device());
     let wait_for = |what: &str, pred: &dyn Fn(&CaptureEvent) -> bool, secs: u64| {
         let deadline = Instant::now() + Duration::from_secs(secs);
         while Instant::now() < deadline {

@@ -7,6 +7,7 @@
 pub mod capture;
 pub mod convert;
 pub mod decode;
+pub mod devices;
 
 use std::fs::File;
 use std::io::BufWriter;

@@ -486,10 +486,14 @@ fn start_worker(
 /// The "Microphone" drop-down: "System default" ("") or one of `devices` (by id); shared by
 /// the Live and Record tabs, which record from the same choice.
 pub fn microphone_picker(ui: &mut egui::Ui, device: &mut String, devices: &[DeviceInfo]) {
-    let selected = devices
-        .iter()
-        .find(|d| d.id == *device)
-        .map_or("System default".to_string(), |d| d.name.clone());
+    // A saved choice that is not listed now (a microphone unplugged, or an ALSA id from before
+    // Hark used the sound server) says so rather than posing as the default it is not.
+    let selected = match devices.iter().find(|d| d.id == *device) {
+        Some(d) => d.name.clone(),
+        None if device.is_empty() => "System default".to_string(),
+        None if devices.is_empty() => device.clone(),
+        None => format!("{device} (not found)"),
+    };
     egui::ComboBox::from_label("Microphone").selected_text(selected).show_ui(ui, |ui| {
         ui.selectable_value(device, String::new(), "System default");
         for d in devices {
