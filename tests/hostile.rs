@@ -179,7 +179,9 @@ fn a_bug_exits_1_and_asks_for_a_report_an_input_problem_exits_2() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent-folder"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent-folder"), "{err}");
+    assert!(!err.contains("run folder"), "a run folder was announced for missing data: {err}");
     assert!(!cwd.path().join("runs").exists(), "an empty run folder was left");
     assert_eq!(hark_env(&["lm", "build", "/nonexistent.txt", "--out", "/tmp/x.arpa"], &[]).0, 2);
 }

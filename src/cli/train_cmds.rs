@@ -190,7 +190,8 @@ impl TrainArgs {
 /// (the last periodic checkpoint is still there). Exit code 0 when the run finished, 130 when it
 /// was stopped, 2 when the data or settings were at fault, 1 otherwise.
 pub fn train(args: &TrainArgs) -> ExitCode {
-    let job = match args.job() {
+    // A missing data path is reported before the run folder is named, which would mislead.
+    let job = match args.job().and_then(|job| job.check_data_exists().map(|()| job)) {
         Ok(job) => job,
         Err(e) => {
             eprintln!("hark train: {e}");

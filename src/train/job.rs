@@ -137,6 +137,17 @@ pub struct TrainJob {
     pub replace: bool,
 }
 
+impl TrainJob {
+    /// Refuses a job whose data or validation path does not exist, before anything is created
+    /// (so a mistyped path leaves no empty run folder, and nothing is announced).
+    pub fn check_data_exists(&self) -> crate::Result<()> {
+        for p in std::iter::once(&self.data).chain(self.validation.iter()) {
+            std::fs::metadata(p).map_err(|e| crate::Error::io(p, e))?;
+        }
+        Ok(())
+    }
+}
+
 /// Commands the owner sends to a running trainer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TrainCommand {

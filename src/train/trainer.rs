@@ -209,9 +209,7 @@ impl Run<'_> {
         job.options.validate()?;
         // Missing data is refused before the run folder exists, so a mistyped path leaves no
         // empty run behind.
-        for p in std::iter::once(&job.data).chain(job.validation.iter()) {
-            std::fs::metadata(p).map_err(|e| Error::io(p, e))?;
-        }
+        job.check_data_exists()?;
         let dir = &job.out_dir;
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         // A run killed while saving (kill -9, power loss) leaves its unfinished file beside the
