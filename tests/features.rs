@@ -2,6 +2,8 @@
 //! `tests/data/mfcc/`, see its README) and the equivalences the design promises: streaming =
 //! offline bit for bit, any thread count = one thread.
 
+mod common;
+
 use std::path::Path;
 
 use hark::features::{
@@ -56,18 +58,15 @@ fn check_close(what: &str, got: &Array2<f32>, want: &Array2<f64>, tol: f64) -> f
 
 #[test]
 fn matches_python_speech_features_13() {
-    // With every kernel level this CPU runs (crate::cpu), in a one-thread pool so the forced
-    // level holds for the blocks `compute` hands out.
-    use hark::cpu::{Simd, with_simd};
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    // With every kernel level this CPU runs (hark::cpu).
     let opts = FeatureOptions { delta_order: 0, ..Default::default() };
     let x = speech();
-    for level in Simd::available() {
-        let got = pool.install(|| with_simd(level, || compute(&opts, &x).unwrap())).unwrap();
+    common::for_every_kernel_level(|level| {
+        let got = compute(&opts, &x).unwrap();
         assert_eq!(got.nrows(), 319, "psf frame count");
         let what = format!("psf_mfcc13 ({} kernels)", level.name());
         check_close(&what, &got, &read_csv("psf_mfcc13.csv"), 1e-3);
-    }
+    });
 }
 
 #[test]

@@ -2,6 +2,8 @@
 //! element and the input), and equivalences (padded batch = each utterance alone, f32 ≈ f64,
 //! named-tensor round trip).
 
+mod common;
+
 use std::path::Path;
 
 use hark::model::acoustic::{AcousticModel, AcousticParams, ArchConfig};
@@ -282,15 +284,10 @@ fn padded_batch_equals_each_utterance_alone() {
 
 /// The f32 model against the f64 one with every kernel level this CPU can run (crate::cpu): a
 /// user's CPU may lack the extensions this machine has, so the AVX2 and portable kernels must
-/// be right too. A one-thread pool keeps the forced level on every part of the work (the two
-/// directions of a layer are a `rayon::join`).
+/// be right too.
 #[test]
 fn f32_model_matches_f64_model_with_every_kernel() {
-    use hark::cpu::{Simd, with_simd};
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
-    for level in Simd::available() {
-        pool.install(|| with_simd(level, f32_model_matches_f64_model)).unwrap();
-    }
+    common::for_every_kernel_level(|_| f32_model_matches_f64_model());
 }
 
 fn f32_model_matches_f64_model() {

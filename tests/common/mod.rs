@@ -1,5 +1,5 @@
-//! Helpers shared by the integration tests: a small spoken corpus made with espeak-ng, and a
-//! seeded random model whose letters follow its input.
+//! Helpers shared by the integration tests: a small spoken corpus made with espeak-ng, a
+//! seeded random model whose letters follow its input, and a loop over the CPU's kernel levels.
 #![allow(dead_code)]
 
 use std::path::Path;
@@ -73,4 +73,15 @@ pub fn espeak_corpus(dir: &Path, n: usize, seed: u64) {
             });
         }
     });
+}
+
+/// Runs `f` once per kernel level this CPU can run (`hark::cpu`: portable, AVX2+FMA, AVX-512),
+/// each time in a one-thread rayon pool with that level forced, so the level holds for all the
+/// work `f` hands to rayon (the two directions of a layer, the blocks of an MFCC). A user's CPU
+/// may lack extensions this machine has, so the lower levels must be right too.
+pub fn for_every_kernel_level(mut f: impl FnMut(hark::cpu::Simd) + Send) {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    for level in hark::cpu::Simd::available() {
+        pool.install(|| hark::cpu::with_simd(level, || f(level))).unwrap();
+    }
 }
