@@ -522,8 +522,11 @@ fn without_a_display_hark_points_to_the_cli_and_exits_2() {
     assert!(err.contains("no display") && err.contains("hark --help"), "{err}");
 }
 
-/// The real binary in a virtual X server: the window opens, stays up and paints something.
-/// Skipped (with the reason printed) when Xvfb or ImageMagick is missing.
+/// The real binary in a virtual X server: the window opens, stays up and paints something, and
+/// stderr stays free of other libraries' noise although, as in a root shell or `ssh -X`, there
+/// is no XDG_RUNTIME_DIR and no sound server (no "XDG_RUNTIME_DIR is invalid", no "ALSA lib …"
+/// lines). Skipped (with the reason printed) when
+/// Xvfb or ImageMagick is missing.
 #[test]
 fn window_opens_under_xvfb() {
     let have = |p: &str| {
@@ -548,8 +551,10 @@ fn window_opens_under_xvfb() {
         .args(["gui", "--tab", "record"])
         .env("DISPLAY", &display)
         .env("XDG_DATA_HOME", tmp.path())
-        .env("XDG_RUNTIME_DIR", tmp.path())
-        .stderr(std::process::Stdio::null())
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("WAYLAND_DISPLAY")
+        .env_remove("PULSE_SERVER")
+        .stderr(std::fs::File::create(tmp.path().join("stderr.txt")).unwrap())
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_secs(6));
@@ -573,4 +578,7 @@ fn window_opens_under_xvfb() {
     assert!(import.success());
     let stddev = stddev.unwrap();
     assert!(stddev > 0.02, "the screenshot is blank (standard deviation {stddev})");
+    let stderr = std::fs::read_to_string(tmp.path().join("stderr.txt")).unwrap();
+    assert!(!stderr.contains("XDG_RUNTIME_DIR"), "libwayland's complaint reached stderr: {stderr}");
+    assert!(!stderr.contains("ALSA lib"), "alsa-lib's lines reached stderr: {stderr}");
 }
