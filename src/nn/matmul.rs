@@ -465,6 +465,11 @@ mod tests {
     }
 
     /// Runs `f` with every kernel level this CPU can run, not only its best (see crate::cpu).
+    /// (rows, inner, columns) of the product tests: around the 8-row blocks and the 16-wide
+    /// panels, a long inner dimension, and the degenerate 1-wide cases.
+    const SHAPES: &[(usize, usize, usize)] =
+        &[(1, 256, 1024), (16, 64, 256), (5, 7, 45), (9, 33, 130), (3, 1, 2)];
+
     fn every_level(f: impl Fn()) {
         for level in Simd::available() {
             with_simd(level, &f).unwrap();
@@ -474,8 +479,7 @@ mod tests {
     #[test]
     fn gemm_rows_matches_naive_product() {
         every_level(|| {
-            for &(m, k, n) in &[(1, 256, 1024), (16, 64, 256), (5, 7, 45), (9, 33, 130), (3, 1, 2)]
-            {
+            for &(m, k, n) in SHAPES {
                 let (a, w, init) = operands(m, k, n);
                 let expect = &init + &a.dot(&w);
                 for_f32_and_f64(&a, &w, &init, &expect, m, k, n);
@@ -487,8 +491,7 @@ mod tests {
     fn gemm_packed_matches_naive_product() {
         every_level(|| {
             // Row counts around the 8-row blocks, column counts around the 16-wide panels.
-            for &(m, k, n) in &[(1, 256, 1024), (16, 64, 256), (5, 7, 45), (9, 33, 130), (3, 1, 2)]
-            {
+            for &(m, k, n) in SHAPES {
                 let (a, w, init) = operands(m, k, n);
                 let expect = &init + &a.dot(&w);
                 let mut out = init.clone();
