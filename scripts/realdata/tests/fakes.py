@@ -241,3 +241,109 @@ def dog_file(talk_key, joe_opening, joe_lines, person_lines, person2="", joe2=""
     body = head + b"\0" * (32 - len(head)) + b"\0" * (levels * 96) + joe + pers + p2 + b"\0" * 8
     assert len(head) + (32 - len(head)) + levels * 96 == joe_off
     return b"AmBk" + b"\0" * 8 + b"Datas   " + body
+
+
+# --- .CUT / QUEEN.JAS / QUEEN2.JAS --------------------------------------------------------------
+
+def _strings_at(start, strings, align=2):
+    """Length-prefixed strings as the game reads them from offset `start`: a non-empty string is
+    padded so the next one starts on an `align` boundary of the file, an empty one is 1 byte."""
+    out = bytearray()
+    for s in strings:
+        b = s.encode("latin-1")
+        out += bytes([len(b)]) + b
+        if b:
+            while (start + len(out)) % align:
+                out.append(0)
+    return bytes(out)
+
+
+def cut_object(number, sentence, anim_list=0, execute=0, from_object=0, room=0, persons=(),
+               frames=None):
+    """One cutaway object for cut_file: the record's fields and its sentence; frames: the number
+    of animation frames stored after the record (None: no animation block)."""
+    return dict(number=number, sentence=sentence, anim_list=anim_list, execute=execute,
+                from_object=from_object, room=room, persons=list(persons), frames=frames)
+
+
+def cut_file(objects, entry="", talk_file="", talk_to=0, banks=("",)):
+    """A .CUT file (with its 20-byte header), laid out like the game's: the 12-byte header, the
+    object records (animation frames after the animated ones), a 2-byte word, the game-state
+    block, the sentences (entry string first), then the bank names, talk file and talk-to
+    object."""
+    recs = bytearray()
+    for o in objects:
+        f = [0] * 17
+        f[0], f[4], f[5], f[12], f[15] = (o["number"], o["anim_list"], o["execute"],
+                                          o["from_object"], o["room"])
+        recs += struct.pack(">17h", *f) + struct.pack(">h", len(o["persons"]))
+        recs += b"".join(struct.pack(">h", p) for p in o["persons"])
+        if o["frames"] is not None:
+            for k in range(o["frames"]):
+                recs += struct.pack(">h", 0) + struct.pack(">9h", k + 1, 6, 0, 0, 0, 0, 0, 100, 0)
+            recs += struct.pack(">h", -2)
+    game_state_off = 12 + len(recs) + 2
+    game_state = struct.pack(">h", 0) + struct.pack(">3H", 0, 0, 0) + struct.pack(">3h", 0, 0, 0)
+    sentence_off = game_state_off + len(game_state)
+    sentences = _strings_at(sentence_off, [entry] + [o["sentence"] for o in objects])
+    bank_off = sentence_off + len(sentences)
+    if bank_off % 2:
+        sentences += b"\0"
+        bank_off += 1
+    names = struct.pack(">H", len(banks))
+    names += _strings_at(bank_off + 2, list(banks) + [talk_file])
+    names += struct.pack(">h", talk_to)
+    head = struct.pack(">HhhHHH", 0, len(objects), 0, game_state_off, sentence_off, bank_off)
+    body = head + bytes(recs) + b"\0\0" + game_state + sentences + names
+    return b"AmBk" + b"\0" * 8 + b"Datas   " + body
+
+
+def jas_files(rooms, actors, descriptions, names, actor_names, joe=None, commands=(),
+              game_states=()):
+    """(QUEEN.JAS with its 20-byte header, QUEEN2.JAS) shaped like the game's.
+
+    rooms: per room a list of objects (name index, description index, image); actors: (room,
+    bob, actor name index, gsSlot, gsValue); commands: (verb, noun1, noun2); game_states:
+    (command id, slot, value, speak description). Every other table holds one dummy record, the
+    command-area table none (the game then still stores one record)."""
+    joe = list(joe or ["Response %d" % i for i in range(1, 41)])
+    objs = [o for r in rooms for o in r]
+    n_rooms = len(rooms)
+    w = struct.pack(">4H", n_rooms, len(names), len(objs), len(descriptions))
+    for r, objects in enumerate(rooms, 1):
+        for name, desc, image in objects:
+            w += struct.pack(">hHHHhHHh", name, 0, 0, desc, 0, r, 0, image)
+    first, room_data = 0, []
+    for objects in rooms:
+        room_data.append(first)
+        first += len(objects)
+    w += b"".join(struct.pack(">H", v) for v in room_data + [first])  # roomData 1..n+1
+    w += struct.pack(">%dH" % n_rooms, *([0] * n_rooms))  # sfx
+    w += struct.pack(">H", 1) + b"\0" * 10  # items
+    w += struct.pack(">H", 1) + b"\0" * 10  # graphics
+    for objects in rooms:  # grid: objMax, areaMax and one area per room
+        w += struct.pack(">hh", len(objects), 1) + b"\0" * 16
+    w += b"\0" * 8 * len(objs)  # object boxes
+    w += struct.pack(">H", 1) + b"\0" * 6  # walk-offs
+    w += struct.pack(">H", 1) + b"\0" * 8  # object description states
+    cmds = list(commands)
+    w += struct.pack(">H", len(cmds)) + b"".join(
+        struct.pack(">10h", v, n1, n2, 0, 0, 0, 0, 1, 0, 0) for v, n1, n2 in cmds)
+    w += struct.pack(">H", 0) + b"\0" * 6  # command areas: none, one record stored
+    w += struct.pack(">H", 1) + b"\0" * 6  # command objects
+    w += struct.pack(">H", 1) + b"\0" * 6  # command inventory
+    gs = list(game_states)
+    w += struct.pack(">H", len(gs)) + b"".join(struct.pack(">4h", *g) for g in gs)
+    w += struct.pack(">H", 1)  # entry object
+    w += struct.pack(">H", 1) + b"\0" * 4  # furniture
+    w += struct.pack(">4H", len(actors), 1, len(actor_names), 1)
+    for room, bob, name, slot, value in actors:
+        w += struct.pack(">hhHhh7H", room, bob, name, slot, value, 14, 1, 100, 100, 0, 10, 1)
+    w += struct.pack(">H", 0) + b"\0" * 6  # graphic anims: none, one record
+    w += b"CEM10\0"
+    jas = b"AmBk" + b"\0" * 8 + b"Datas   " + w
+    lines = (list(descriptions) + list(names) + ["ROOM%d" % r for r in range(1, n_rooms + 1)]
+             + ["verb%d" % v for v in range(1, 13)] + joe + ["anim1"] + list(actor_names)
+             + ["x.act"])
+    text = "".join(s + "\r\n" for s in lines).encode("latin-1")
+    return jas, text

@@ -70,7 +70,7 @@ class Pairing(unittest.TestCase):
         shutil.rmtree(self.dir)
 
     def test_collect(self):
-        ds, note = fotaq.collect(self.path, os.path.join(self.dir, "out"))
+        ds, new, note = fotaq.collect(self.path, os.path.join(self.dir, "out"))
         got = {it["name"]: (it["speaker"], it["text"]) for it in ds.items}
         self.assertEqual(got, {
             "fotaq-05SSSSJ1": ("joe", "hi there"),
@@ -84,8 +84,8 @@ class Pairing(unittest.TestCase):
         })
         reasons = sorted(r for r, _ in ds.skipped)
         self.assertEqual(reasons, ["dialogue line has no voice clip", "stage direction in brackets"])
-        self.assertIn("clips not paired", note)
-        self.assertIn("cutaway 1", note)
+        self.assertEqual(new, [])  # no QUEEN.JAS: no cutaway or description lines
+        self.assertIn("clips no reader names (no text known): 1, e.g. C100A011.SB", note)
 
     def test_person_names(self):
         self.assertEqual(fotaq.person("BOB3.DOG"), "bob")
