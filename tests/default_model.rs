@@ -12,18 +12,18 @@ use hark::model::Model;
 use hark::runtime::transcribe::Transcriber;
 use hark::train::metrics::ErrorRates;
 
-/// Character error rate bounds (percent) over the synthetic samples. The shipped model (fine-tuned
-/// on real voices, 2026-12-02) measured 34.6 % greedy (one pass) and 32.5 % with its shipped
-/// decoding (LM with look-ahead and the three-warp ensemble); the synthetic-only model before it
-/// 32.5 % and 30.9 %. It is still weak on unseen voices; an untrained or broken model scores near
-/// 100 %.
+/// Character error rate bounds (percent) over the synthetic samples. The shipped model (stage 12,
+/// fine-tuned on real voices, 2026-12-02) measured 33.0 % greedy (one pass) and 35.6 % with its
+/// shipped decoding (LM with look-ahead and the three-warp ensemble; on the 600-utterance
+/// held-out set that decoding improved, CER 35.4 -> 33.1 %, but these four samples lost two
+/// points); the model before it 34.6 % and 32.5 %. An untrained or broken model scores near 100 %.
 const GREEDY_CER_BOUND: f64 = 40.0;
-const LM_CER_BOUND: f64 = 36.0;
+const LM_CER_BOUND: f64 = 39.0;
 
 /// Bounds (percent) on the four real-voice samples (`assets/real`). The shipped model measured
-/// 42.5 % greedy and 47.5 % with its shipped decoding (the LM deletes words it cannot place in
-/// this dialogue; on the 789-utterance real test set the LM takes WER 85.4 → 62.9 %); the model
-/// shipped before it, trained on synthetic voices only, measured 60.0 % / 60.0 % here.
+/// 41.3 % greedy and 42.5 % with its shipped decoding (the LM deletes words it cannot place in
+/// this dialogue; on the 789-utterance real test set the LM takes WER 80.7 -> 54.2 %); the model
+/// before it 42.5 % / 47.5 %, the synthetic-only model 60.0 % / 60.0 %.
 const REAL_GREEDY_CER_BOUND: f64 = 50.0;
 const REAL_LM_CER_BOUND: f64 = 55.0;
 
