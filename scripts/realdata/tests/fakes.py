@@ -210,6 +210,17 @@ def queen_file(files, version=b"CEM10", compression=1):
     return head + bytes(table) + bytes(data)
 
 
+def write_queen(folder, clips, files):
+    """Writes FOLDER/queen.1c holding a stub MP3 clip NAME.SB for each of clips plus the other
+    files {NAME: bytes}; returns its path."""
+    entries = {c + ".SB": b"\xff\xe3" + c.encode() for c in clips}
+    entries.update(files)
+    path = os.path.join(folder, "queen.1c")
+    with open(path, "wb") as f:
+        f.write(queen_file(entries))
+    return path
+
+
 def _qstr(s, align):
     b = s.encode("latin-1")
     out = bytes([len(b)]) + b

@@ -60,11 +60,7 @@ class Pairing(unittest.TestCase):
         self.dir = tempfile.mkdtemp()
         clips = ["05SSSSJ1", "050006J1", "050006J2", "05001EJ1", "050006P1", "050006P2",
                  "050007P1", "05XXXXP1", "05XXXXJ1", "C100A011"]
-        files = {c + ".SB": b"\xff\xe3" + c.encode() for c in clips}
-        files["BOB2.DOG"] = fake_dog()
-        self.path = os.path.join(self.dir, "queen.1c")
-        with open(self.path, "wb") as f:
-            f.write(fakes.queen_file(files))
+        self.path = fakes.write_queen(self.dir, clips, {"BOB2.DOG": fake_dog()})
 
     def tearDown(self):
         shutil.rmtree(self.dir)

@@ -144,12 +144,9 @@ class Collect(unittest.TestCase):
         clips = ["C1A__011", "C1A__012", "C1A__021", "C1A__051", "C1A__071", "C1A__081",
                  "JOE00011", "JOE00411", "JOE00431", "JOE00432", "JOE00441", "JOE00461",
                  "05SSSSJ1", "050006J1", "050006P1", "9999SSSS"]
-        files = {c + ".SB": b"\xff\xe3" + c.encode() for c in clips}
-        files.update({"QUEEN.JAS": jas, "QUEEN2.JAS": text, "C1A.CUT": fake_cut(),
-                      "MAN1.DOG": fakes.dog_file(5, "Yo.", [(6, "Hi.")], [(6, "Go away.")])})
-        self.path = os.path.join(self.dir, "queen.1c")
-        with open(self.path, "wb") as f:
-            f.write(fakes.queen_file(files))
+        self.path = fakes.write_queen(self.dir, clips, {
+            "QUEEN.JAS": jas, "QUEEN2.JAS": text, "C1A.CUT": fake_cut(),
+            "MAN1.DOG": fakes.dog_file(5, "Yo.", [(6, "Hi.")], [(6, "Go away.")])})
 
     def tearDown(self):
         shutil.rmtree(self.dir)
