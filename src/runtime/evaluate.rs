@@ -161,6 +161,13 @@ pub struct Posteriors {
     frame_s: f32,
 }
 
+/// `min(len, n)` distinct indices into `0..len`, in order and evenly spread (`i * len / n`).
+/// A fixed stride (every `ceil(len / n)`-th) would give only 274 of 821 for `n` = 400.
+pub fn evenly_spread(len: usize, n: usize) -> Vec<usize> {
+    let n = n.max(1).min(len);
+    (0..n).map(|i| i * len / n).collect()
+}
+
 impl Posteriors {
     /// Runs the network (averaged over `warps`) over at most `max_utterances` of `utterances`,
     /// evenly spread. `progress` is called once per utterance done.
@@ -171,8 +178,10 @@ impl Posteriors {
         max_utterances: usize,
         progress: &(dyn Fn() + Sync),
     ) -> Result<Self> {
-        let step = utterances.len().div_ceil(max_utterances.max(1)).max(1);
-        let chosen: Vec<&Utterance> = utterances.iter().step_by(step).collect();
+        let chosen: Vec<&Utterance> = evenly_spread(utterances.len(), max_utterances)
+            .into_iter()
+            .map(|i| &utterances[i])
+            .collect();
         let utts = chosen
             .par_iter()
             .map(|u| {
@@ -310,5 +319,19 @@ mod tests {
         assert_eq!(utterance_rate(0, 0), 0.0);
         assert_eq!(utterance_rate(2, 0), f64::INFINITY);
         assert_eq!(utterance_rate(1, 4), 0.25);
+    }
+
+    #[test]
+    fn evenly_spread_gives_exactly_the_asked_count() {
+        let idx = evenly_spread(821, 400);
+        assert_eq!(idx.len(), 400);
+        assert_eq!(idx[0], 0);
+        assert_eq!(idx[1], 2); // 821 / 400 = 2.05
+        assert_eq!(*idx.last().unwrap(), 818); // 399 * 821 / 400
+        assert!(idx.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(evenly_spread(5, 400), vec![0, 1, 2, 3, 4]);
+        assert_eq!(evenly_spread(10, 3), vec![0, 3, 6]);
+        assert_eq!(evenly_spread(10, 0), vec![0]);
+        assert!(evenly_spread(0, 4).is_empty());
     }
 }
