@@ -698,3 +698,112 @@ fn no_learning_rate_decrease_before_warm_up_ends() {
         assert!((lr - want).abs() < 1e-12, "step {step}: lr {lr}, warm-up wants {want}");
     }
 }
+
+/// `--keep-epochs` keeps every epoch's weights (the newest equal to `last`), `hark average`
+/// makes their mean into a model that carries the run's decoder and LM and records what it
+/// averaged and its validation figures, and neither replaces a model without consent.
+#[test]
+fn kept_epochs_average_into_a_model_that_keeps_its_decoder() {
+    let data = tempfile::tempdir().unwrap();
+    common::espeak_corpus(data.path(), 16, 37);
+    let out = tempfile::tempdir().unwrap();
+    let run_dir = out.path().join("run");
+    let (code, _, err) = hark_cli(&tiny_cli_run(data.path(), &run_dir, 3, &["--keep-epochs"]));
+    assert_eq!(code, 0, "{err}");
+    for n in 1..=3 {
+        for ext in ["json", "safetensors"] {
+            assert!(run_dir.join(format!("epoch-00{n}.{ext}")).is_file(), "epoch {n} {ext}");
+        }
+    }
+    assert_eq!(
+        std::fs::read(run_dir.join("epoch-003.safetensors")).unwrap(),
+        std::fs::read(run_dir.join("last.safetensors")).unwrap()
+    );
+    let e2 = Model::load(&run_dir.join("epoch-002.json")).unwrap();
+    let e3 = Model::load(&run_dir.join("epoch-003.json")).unwrap();
+    assert_eq!((e2.config.training.epochs, e3.config.training.epochs), (2, 3));
+    tiny_decoder(&run_dir);
+
+    let avg_dir = out.path().join("avg");
+    let average = |extra: &[&str]| {
+        let mut a: Vec<String> = vec![
+            "average".into(),
+            run_dir.join("epoch-002.json").display().to_string(),
+            run_dir.join("epoch-003.json").display().to_string(),
+            "--out".into(),
+            avg_dir.display().to_string(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        hark_cli(&a)
+    };
+    let (code, stdout, err) = average(&["--val", &data.path().display().to_string()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.contains("epoch-003.json: validation CER"), "{stdout}");
+    assert!(stdout.contains("average of 2: validation CER"), "{stdout}");
+    let avg = Model::load(&avg_dir).unwrap();
+    let mut largest_gap = 0f32;
+    for ((a, b), m) in e2.net.params().iter().zip(e3.net.params()).zip(avg.net.params()) {
+        assert_eq!(a.0, m.0);
+        for ((x, y), z) in a.2.iter().zip(b.2).zip(m.2) {
+            assert!((0.5 * (x + y) - z).abs() < 1e-6, "{}: {x} {y} -> {z}", m.0);
+            largest_gap = largest_gap.max((x - y).abs());
+        }
+    }
+    assert!(largest_gap > 1e-4, "epochs 2 and 3 are the same weights: the check proves little");
+    let t = &avg.config.training;
+    assert_eq!(t.averaged_from.len(), 2);
+    assert!(t.averaged_from[1].ends_with("epoch-003.json"), "{:?}", t.averaged_from);
+    assert!(t.val_cer.is_some() && t.validation.contains("utterances of the validation folder"));
+    assert_eq!(t.epochs, 3);
+    assert_eq!(
+        std::fs::read(avg_dir.join("words.arpa")).unwrap(),
+        std::fs::read(run_dir.join("words.arpa")).unwrap()
+    );
+    let d: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(avg_dir.join("decoder.json")).unwrap())
+            .unwrap();
+    assert_eq!((d["lm"].as_str(), d["lm_weight"].as_f64()), (Some("words.arpa"), Some(0.7)));
+    assert!(d["note"].as_str().unwrap().contains("newest of the 2 averaged models"), "{d}");
+
+    // A second average into the same folder is refused and changes nothing; --force replaces.
+    let weights = std::fs::read(avg_dir.join("model.safetensors")).unwrap();
+    let (code, _, err) = average(&[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("already holds") && err.contains("--force"), "{err}");
+    assert_eq!(std::fs::read(avg_dir.join("model.safetensors")).unwrap(), weights);
+    let (code, _, err) = average(&["--force"]);
+    assert_eq!(code, 0, "{err}");
+    // Averaging into one of the inputs' own folder is refused even with --force.
+    let (code, _, err) = hark_cli(&[
+        "average".into(),
+        run_dir.join("epoch-001.json").display().to_string(),
+        avg_dir.display().to_string(),
+        "--out".into(),
+        avg_dir.display().to_string(),
+        "--force".into(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("is one of the models to average"), "{err}");
+    // A model of another shape cannot be averaged in.
+    let other = out.path().join("other");
+    let mut args = tiny_cli_run(data.path(), &other, 1, &[]);
+    let at = args.iter().position(|a| a == "12").unwrap();
+    args[at] = "10".into();
+    let (code, _, err) = hark_cli(&args);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = hark_cli(&[
+        "average".into(),
+        other.display().to_string(),
+        run_dir.join("epoch-003.json").display().to_string(),
+        "--out".into(),
+        out.path().join("mixed").display().to_string(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("cannot be averaged") && err.contains("architecture 1×10"), "{err}");
+    assert!(!out.path().join("mixed").join("model.json").exists());
+
+    // A replacing run clears the kept epochs of the run it replaces.
+    let (code, _, err) = hark_cli(&tiny_cli_run(data.path(), &run_dir, 1, &["--force"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(!run_dir.join("epoch-002.json").exists() && !run_dir.join("epoch-001.json").exists());
+}

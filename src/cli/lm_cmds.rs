@@ -207,7 +207,7 @@ fn tune(args: &TuneArgs) -> Result<()> {
     Ok(())
 }
 
-fn progress(len: u64, what: &str) -> Option<ProgressBar> {
+pub(crate) fn progress(len: u64, what: &str) -> Option<ProgressBar> {
     if !std::io::stderr().is_terminal() {
         return None;
     }

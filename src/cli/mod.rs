@@ -11,6 +11,7 @@ pub mod audio_cmds;
 pub mod features_cmd;
 pub mod live_cmds;
 pub mod lm_cmds;
+pub mod model_cmds;
 pub mod torch_cmds;
 pub mod train_cmds;
 pub mod transcribe_cmds;
@@ -40,6 +41,10 @@ pub enum Command {
     Transcribe(transcribe_cmds::TranscribeArgs),
     /// Measure WER, CER and speed of a model on a labeled folder.
     Eval(transcribe_cmds::EvalArgs),
+    /// Average the weights of several models of one training run (e.g. its last epochs, kept
+    /// with `hark train --keep-epochs`) into one model, which usually recognizes better than any
+    /// of them.
+    Average(model_cmds::AverageArgs),
     /// Word language models: build one from text, tune its weight on labeled data.
     #[command(subcommand)]
     Lm(lm_cmds::LmCommand),
@@ -144,6 +149,7 @@ fn run() -> ExitCode {
         Some(Command::Eval(args)) => transcribe_cmds::eval(&args),
         Some(Command::Listen(args)) => live_cmds::listen(&args),
         Some(Command::Lm(cmd)) => lm_cmds::lm(&cmd),
+        Some(Command::Average(args)) => model_cmds::average_cmd(&args),
         Some(Command::Torch(cmd)) => torch_cmds::torch(&cmd),
         Some(Command::Features(args)) => match features_cmd::features(&args) {
             Ok((frames, dims)) => {

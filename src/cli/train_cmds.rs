@@ -98,6 +98,10 @@ pub struct TrainArgs {
     /// Turn off all augmentation (speed, noise, SpecAugment).
     #[arg(long, conflicts_with = "augment")]
     pub no_augment: bool,
+    /// Also keep every epoch's weights in --out (epoch-001.json + .safetensors, …), to average
+    /// the last few with `hark average`; else only the best and the newest are kept.
+    #[arg(long)]
+    pub keep_epochs: bool,
     /// Augmentation settings from a JSON file (the `augment` object a run writes to its
     /// train.json; fields left out keep their defaults).
     #[arg(long)]
@@ -156,6 +160,7 @@ impl TrainArgs {
             checkpoint_minutes: self.checkpoint_minutes,
             seed: self.seed,
             augment,
+            keep_epochs: self.keep_epochs,
             replace: self.force,
             ..Recipe::new(self.data.clone(), origin)
         })
@@ -178,6 +183,9 @@ impl TrainArgs {
             }
             if let Some(m) = self.checkpoint_minutes {
                 job.options.checkpoint_minutes = m;
+            }
+            if self.keep_epochs {
+                job.options.keep_epochs = true;
             }
             return Ok(job);
         }

@@ -114,6 +114,16 @@ impl ModelsTab {
                     "Training",
                     format!("{} epochs, {} steps, {}", t.epochs, t.steps, worker::eta(t.seconds)),
                 );
+                if !t.averaged_from.is_empty() {
+                    row(
+                        "Weights",
+                        format!(
+                            "the mean of {} models (hark average): {}",
+                            t.averaged_from.len(),
+                            t.averaged_from.join(", ")
+                        ),
+                    );
+                }
                 let pct = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.2} %"));
                 for e in &t.evaluations {
                     row(

@@ -65,6 +65,10 @@ pub struct TrainingInfo {
     /// `hark eval --record`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub evaluations: Vec<Evaluation>,
+    /// These weights are the mean of these models' ([`crate::model::average`], `hark average`):
+    /// one label (path) each, oldest first. Empty for weights a training run wrote.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub averaged_from: Vec<String>,
     /// Seconds since the Unix epoch when these weights were saved.
     pub saved_unix_s: u64,
     pub hark_version: String,

@@ -5,6 +5,7 @@
 //! together and turns 16 kHz samples into per-frame log-probabilities.
 
 pub mod acoustic;
+pub mod average;
 pub mod config;
 pub mod file;
 pub mod widen;

@@ -48,6 +48,9 @@ pub struct TrainOptions {
     pub feature_cache_mib: usize,
     /// Augmentation; `None`: [`recipe::auto_augment`] of the training hours.
     pub augment: Option<AugmentOptions>,
+    /// Also keep every epoch's weights in the run folder (`epoch-001.json` +
+    /// `epoch-001.safetensors`, …), e.g. for `hark average`; else only the best and the newest.
+    pub keep_epochs: bool,
 }
 
 impl Default for TrainOptions {
@@ -68,6 +71,7 @@ impl Default for TrainOptions {
             samples_per_epoch: 3,
             feature_cache_mib: 4096,
             augment: None,
+            keep_epochs: false,
         }
     }
 }

@@ -91,6 +91,8 @@ pub struct Recipe {
     pub checkpoint_minutes: Option<f64>,
     pub seed: u64,
     pub augment: Option<AugmentOptions>,
+    /// Keep every epoch's weights ([`TrainOptions::keep_epochs`]).
+    pub keep_epochs: bool,
     /// Replace a run already in `out_dir` (else the trainer refuses to start).
     pub replace: bool,
 }
@@ -115,6 +117,7 @@ impl Recipe {
             checkpoint_minutes: None,
             seed: 1,
             augment: None,
+            keep_epochs: false,
             replace: false,
         }
     }
@@ -170,6 +173,7 @@ impl Recipe {
             checkpoint_minutes: self.checkpoint_minutes.unwrap_or(d.checkpoint_minutes),
             seed: self.seed,
             augment: self.augment.clone(),
+            keep_epochs: self.keep_epochs,
             ..d
         };
         options.validate()?;

@@ -24,7 +24,34 @@ const RUN_FILES: [&str; 9] = [
 /// The run files already in `dir` (empty when there are none, or `dir` does not exist). A new
 /// run into `dir` would replace them: the CLI refuses without `--force`, the app asks first.
 pub fn existing_run(dir: &Path) -> Vec<String> {
-    RUN_FILES.iter().filter(|f| dir.join(f).is_file()).map(|f| f.to_string()).collect()
+    let mut files: Vec<String> =
+        RUN_FILES.iter().filter(|f| dir.join(f).is_file()).map(|f| f.to_string()).collect();
+    // Kept epochs (`--keep-epochs`), in order.
+    let mut epochs: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().is_file())
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter(|n| is_epoch_weights_file(n))
+        .collect();
+    epochs.sort();
+    files.extend(epochs);
+    files
+}
+
+/// The name (without extension) of epoch `n`'s weights (1-based) in a run with `keep_epochs`.
+pub fn epoch_weights_stem(n: u64) -> String {
+    format!("epoch-{n:03}")
+}
+
+/// `epoch-NNN.json` or `epoch-NNN.safetensors`.
+fn is_epoch_weights_file(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix("epoch-") else { return false };
+    let Some(num) = rest.strip_suffix(".json").or_else(|| rest.strip_suffix(".safetensors")) else {
+        return false;
+    };
+    !num.is_empty() && num.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Says what is in a folder that holds a run, for a refusal or a question.
@@ -61,24 +88,28 @@ pub fn describe_validation(job: &TrainJob, utterances: usize) -> String {
 /// word LM (copied, so the run folder can be moved) go into the run folder. Nothing happens when
 /// the starting model has no decoder settings.
 pub fn carry_decoder(init: &Path, dir: &Path) -> Result<()> {
-    use crate::runtime::decoder::{DECODER_FILE, DecoderConfig};
     let src = if init.is_dir() {
         init.to_path_buf()
     } else {
         init.parent().unwrap_or(Path::new(".")).to_path_buf()
     };
-    if !src.join(DECODER_FILE).is_file() {
+    copy_decoder(init, dir, |note| {
+        format!("carried from the starting model {} (its note: {note})", src.display())
+    })
+}
+
+/// Copies the decoder settings of the model at `from` (and the word LM they name) into `dir`,
+/// their note replaced by `note(old note or "none")`. Nothing happens when `from` has none.
+pub fn copy_decoder(from: &Path, dir: &Path, note: impl FnOnce(&str) -> String) -> Result<()> {
+    use crate::runtime::decoder::{DECODER_FILE, DecoderConfig};
+    let (mut cfg, src_dir) = DecoderConfig::for_model(from)?;
+    if !src_dir.join(DECODER_FILE).is_file() {
         return Ok(());
     }
-    let (mut cfg, src_dir) = DecoderConfig::for_model(init)?;
     if let Some(lm) = &cfg.lm {
         crate::util::copy_atomic(&src_dir.join(lm), &dir.join(lm))?;
     }
-    cfg.note = format!(
-        "carried from the starting model {} (its note: {})",
-        src.display(),
-        if cfg.note.is_empty() { "none" } else { cfg.note.as_str() }
-    );
+    cfg.note = note(if cfg.note.is_empty() { "none" } else { cfg.note.as_str() });
     cfg.save(dir)
 }
 

@@ -48,7 +48,8 @@ pub use crate::train::job::{
 use crate::train::metrics::ErrorRates;
 use crate::train::recipe;
 pub use crate::train::run_dir::{
-    carry_decoder, describe_existing_run, describe_validation, existing_run, saved_job,
+    carry_decoder, describe_existing_run, describe_validation, epoch_weights_stem, existing_run,
+    saved_job,
 };
 use crate::{Error, Result};
 
@@ -542,6 +543,9 @@ impl Run<'_> {
         }
         // The checkpoint saves the newest weights (`last`) too.
         self.checkpoint(fit, &job.out_dir.join("checkpoint.safetensors"))?;
+        if job.options.keep_epochs {
+            fit.model.save(&job.out_dir.join(epoch_weights_stem(epoch + 1)))?;
+        }
         Ok(EpochInfo {
             epoch,
             step: fit.state.step,
@@ -931,6 +935,8 @@ fn training_info(
         start_val_wer: state.baseline.as_ref().map(|b| b.val_wer),
         // Measurements of the starting model were of other weights.
         evaluations: Vec::new(),
+        // Trained weights, even when the starting model was an average.
+        averaged_from: Vec::new(),
         saved_unix_s: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
         hark_version: env!("CARGO_PKG_VERSION").to_string(),
     }
