@@ -10,7 +10,7 @@
 //! the training record keeps what was averaged ([`TrainingInfo::averaged_from`]). What can be
 //! checked is: architecture, front end, normalization statistics and alphabet must be identical.
 
-use crate::model::{Model, TrainingInfo};
+use crate::model::{ArchConfig, Model, TrainingInfo};
 use crate::nn::params::NamedTensor;
 use crate::{Error, Result};
 
@@ -32,7 +32,8 @@ pub fn average(models: &[Model], labels: &[String]) -> Result<Model> {
     let base = &last.config;
     for (m, label) in models.iter().zip(labels) {
         let c = &m.config;
-        let differs = if c.arch != base.arch {
+        let same_shape = ArchConfig { seed: base.arch.seed, ..c.arch.clone() } == base.arch;
+        let differs = if !same_shape {
             Some(format!(
                 "architecture {}×{} (stack {}, {} inputs, {} labels)",
                 c.arch.layers,
@@ -40,6 +41,11 @@ pub fn average(models: &[Model], labels: &[String]) -> Result<Model> {
                 c.arch.stack_frames,
                 c.arch.input_dim,
                 c.arch.num_labels
+            ))
+        } else if c.arch.seed != base.arch.seed {
+            Some(format!(
+                "initial weights (seed {} against {}: trained apart, its units are unrelated)",
+                c.arch.seed, base.arch.seed
             ))
         } else if c.features != base.features {
             Some("feature options".to_string())
@@ -108,7 +114,17 @@ mod tests {
 
     #[test]
     fn every_parameter_is_the_mean() {
-        let (a, b, c) = (small(1), small(2), small(3));
+        // Three points of one trajectory: the same start, moved apart.
+        let nudged = |k: f32| {
+            let mut m = small(1);
+            for (i, t) in m.net.params_mut().into_iter().enumerate() {
+                for (j, x) in t.iter_mut().enumerate() {
+                    *x += k * (((i * 31 + j * 7) % 13) as f32 - 6.0) * 1e-2;
+                }
+            }
+            m
+        };
+        let (a, b, c) = (small(1), nudged(1.0), nudged(-0.5));
         let labels: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
         let avg = average(&[a.clone(), b.clone(), c.clone()], &labels).unwrap();
         let (pa, pb, pc, pm) = (a.net.params(), b.net.params(), c.net.params(), avg.net.params());
@@ -125,8 +141,9 @@ mod tests {
             }
         }
         assert!(checked > 100);
-        // Different seeds: the mean is none of the inputs.
+        // The mean is none of the inputs.
         assert_ne!(pm[0].2, pa[0].2);
+        assert_ne!(pm[0].2, pb[0].2);
         assert_eq!(avg.config.training.averaged_from, labels);
         assert_eq!(avg.config.training.val_cer, None);
     }
@@ -150,5 +167,7 @@ mod tests {
         assert!(e.contains("runs/a cannot be averaged with runs/b"), "{e}");
         assert!(e.contains("architecture 2×4"), "{e}");
         assert!(average(&[], &[]).is_err());
+        let e = average(&[small(1), small(2)], &["x".into(), "y".into()]).unwrap_err().to_string();
+        assert!(e.contains("initial weights (seed 1 against 2"), "{e}");
     }
 }
