@@ -152,20 +152,7 @@ fn tune(args: &TuneArgs) -> Result<()> {
     let warps = args.warps.or(cfg.warps)?;
     let lm = ArpaLm::from_file(&lm_path)?;
     let alphabet = model.config.alphabet.clone();
-    let ds = scan_dataset(&args.data, &alphabet, model.config.output_frames_per_second())?;
-    if ds.utterances.is_empty() {
-        return Err(Error::data(&args.data, "no usable utterances"));
-    }
-    let n = ds.utterances.len().min(args.max_utterances.max(1));
-    let pb = progress(n as u64, "acoustic model");
-    let post = Posteriors::compute(&model, &ds.utterances, &warps, args.max_utterances, &|| {
-        if let Some(b) = &pb {
-            b.inc(1);
-        }
-    })?;
-    if let Some(b) = pb {
-        b.finish_and_clear();
-    }
+    let post = posteriors_of(&model, &args.data, &warps, args.max_utterances, "acoustic model")?;
     let (gw, gc) = post.score(&alphabet, None, None);
     println!(
         "{} utterances; greedy, no LM: WER {gw:.2}%  CER {gc:.2}%\nLM {}",
@@ -207,7 +194,33 @@ fn tune(args: &TuneArgs) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn progress(len: u64, what: &str) -> Option<ProgressBar> {
+/// The network's outputs on at most `max_utterances` of the labeled folder `data` (evenly
+/// spread; see [`Posteriors::compute`]), with a progress bar labelled `what`.
+pub(crate) fn posteriors_of(
+    model: &Model,
+    data: &std::path::Path,
+    warps: &[f64],
+    max_utterances: usize,
+    what: &str,
+) -> Result<Posteriors> {
+    let ds = scan_dataset(data, &model.config.alphabet, model.config.output_frames_per_second())?;
+    if ds.utterances.is_empty() {
+        return Err(Error::data(data, "no usable utterances"));
+    }
+    let n = ds.utterances.len().min(max_utterances.max(1));
+    let pb = progress(n as u64, what);
+    let post = Posteriors::compute(model, &ds.utterances, warps, max_utterances, &|| {
+        if let Some(b) = &pb {
+            b.inc(1);
+        }
+    })?;
+    if let Some(b) = pb {
+        b.finish_and_clear();
+    }
+    Ok(post)
+}
+
+fn progress(len: u64, what: &str) -> Option<ProgressBar> {
     if !std::io::stderr().is_terminal() {
         return None;
     }

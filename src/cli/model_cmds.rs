@@ -8,8 +8,6 @@ use clap::Args;
 
 use crate::model::average::average;
 use crate::model::{Model, ModelPaths};
-use crate::runtime::evaluate::Posteriors;
-use crate::train::data::scan_dataset;
 use crate::{Error, Result};
 
 #[derive(Debug, Args)]
@@ -113,21 +111,9 @@ fn run(args: &AverageArgs) -> Result<()> {
 
 /// Greedy one-pass CER and WER (percent) on a labeled folder, and how many utterances.
 fn validate(model: &Model, data: &Path) -> Result<(f64, f64, usize)> {
-    let alphabet = model.config.alphabet.clone();
-    let ds = scan_dataset(data, &alphabet, model.config.output_frames_per_second())?;
-    if ds.utterances.is_empty() {
-        return Err(Error::data(data, "no usable utterances"));
-    }
-    let pb = super::lm_cmds::progress(ds.utterances.len() as u64, "validating the average");
-    let post = Posteriors::compute(model, &ds.utterances, &[1.0], usize::MAX, &|| {
-        if let Some(b) = &pb {
-            b.inc(1);
-        }
-    })?;
-    if let Some(b) = pb {
-        b.finish_and_clear();
-    }
-    let (wer, cer) = post.score(&alphabet, None, None);
+    let post =
+        super::lm_cmds::posteriors_of(model, data, &[1.0], usize::MAX, "validating the average")?;
+    let (wer, cer) = post.score(&model.config.alphabet, None, None);
     Ok((cer, wer, post.len()))
 }
 
