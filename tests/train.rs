@@ -165,7 +165,7 @@ fn stopped_and_resumed_run_equals_uninterrupted_run() {
     let c = tempfile::tempdir().unwrap();
     let mut job_c = small_job(data.path(), c.path(), 12, 1, 1);
     job_c.options.max_batch_size = 4;
-    job_c.start = Start::FineTune { model: a.path().to_path_buf(), widen_to: None };
+    job_c.start = Start::FineTune { model: a.path().to_path_buf(), widen_to: None, dropout: None };
     job_c.name = Some(" my voice ".into());
     finished(&run(job_c, false));
     assert_eq!(Model::load(c.path()).unwrap().config.name, "my voice");
@@ -187,7 +187,8 @@ fn stopped_and_resumed_run_equals_uninterrupted_run() {
     let d = tempfile::tempdir().unwrap();
     let mut job_d = small_job(data.path(), d.path(), 12, 1, 1);
     job_d.options.max_batch_size = 4;
-    job_d.start = Start::FineTune { model: c.path().to_path_buf(), widen_to: Some(20) };
+    job_d.start =
+        Start::FineTune { model: c.path().to_path_buf(), widen_to: Some(20), dropout: None };
     finished(&run(job_d, false));
     let wide = Model::load(&d.path().join("last")).unwrap();
     assert_eq!(wide.config.arch.hidden, 20);
@@ -203,7 +204,7 @@ fn stopped_and_resumed_run_equals_uninterrupted_run() {
     let g = tempfile::tempdir().unwrap();
     let mut job_g = small_job(data.path(), g.path(), 12, 1, 2);
     job_g.options.max_batch_size = 4;
-    job_g.start = Start::FineTune { model: c.path().to_path_buf(), widen_to: None };
+    job_g.start = Start::FineTune { model: c.path().to_path_buf(), widen_to: None, dropout: None };
     assert_eq!(finished(&run_and_stop_at(job_g.clone(), 2)).0, FinishReason::Stopped);
     assert!(g.path().join("checkpoint.safetensors").is_file());
     std::fs::remove_dir_all(c.path()).unwrap();
@@ -216,7 +217,8 @@ fn stopped_and_resumed_run_equals_uninterrupted_run() {
     // Narrowing is refused with a message.
     let e = tempfile::tempdir().unwrap();
     let mut job_e = small_job(data.path(), e.path(), 12, 1, 1);
-    job_e.start = Start::FineTune { model: a.path().to_path_buf(), widen_to: Some(8) };
+    job_e.start =
+        Start::FineTune { model: a.path().to_path_buf(), widen_to: Some(8), dropout: None };
     let events = run(job_e, false);
     assert!(
         events.iter().any(|ev| matches!(ev, TrainEvent::Error { message, .. }
@@ -358,6 +360,42 @@ fn bad_data_is_reported_and_training_goes_on() {
     assert!(report.contains("digits.txt") && report.contains("'1'"), "{report}");
     assert!(report.contains("long.wav") && report.contains("too short"), "{report}");
     assert_eq!(finished(&events).0, FinishReason::Completed);
+}
+
+/// A fine-tune given its own dropout rate trains at it and saves it with the model (the weights
+/// are the model's); a single-layer model, which has no layers to drop between, is refused.
+#[test]
+fn fine_tuning_can_change_the_dropout_rate() {
+    let data = tempfile::tempdir().unwrap();
+    common::espeak_corpus(data.path(), 12, 23);
+    let base = tempfile::tempdir().unwrap();
+    finished(&run(small_job(data.path(), base.path(), 8, 2, 1), false));
+    assert_eq!(Model::load(base.path()).unwrap().config.arch.dropout, 0.0);
+
+    let out = tempfile::tempdir().unwrap();
+    let mut job = small_job(data.path(), out.path(), 8, 2, 1);
+    job.start =
+        Start::FineTune { model: base.path().to_path_buf(), widen_to: None, dropout: Some(0.25) };
+    assert_eq!(finished(&run(job, false)).0, FinishReason::Completed);
+    let tuned = Model::load(&out.path().join("last")).unwrap();
+    assert_eq!(tuned.config.arch.dropout, 0.25);
+    assert_eq!(tuned.config.arch.hidden, 8);
+    let saved = std::fs::read_to_string(out.path().join("train.json")).unwrap();
+    assert!(saved.contains("\"dropout\": 0.25"), "{saved}");
+
+    let one = tempfile::tempdir().unwrap();
+    finished(&run(small_job(data.path(), one.path(), 8, 1, 1), false));
+    let out1 = tempfile::tempdir().unwrap();
+    let mut job = small_job(data.path(), out1.path(), 8, 1, 1);
+    job.start =
+        Start::FineTune { model: one.path().to_path_buf(), widen_to: None, dropout: Some(0.2) };
+    let events = run(job, false);
+    assert!(
+        events.iter().any(|ev| matches!(ev, TrainEvent::Error { message, .. }
+            if message.contains("single LSTM layer"))),
+        "{:?}",
+        events.last()
+    );
 }
 
 #[test]

@@ -72,8 +72,9 @@ pub struct TrainArgs {
     /// [default: 3].
     #[arg(long, conflicts_with = "init")]
     pub stack: Option<usize>,
-    /// Dropout between LSTM layers of a new model [default: 0.1].
-    #[arg(long, conflicts_with = "init")]
+    /// Dropout between LSTM layers [default: 0.1 for a new model; with --init, the model's own
+    /// rate]. Given with --init, the fine-tune trains at this rate and saves it with the model.
+    #[arg(long)]
     pub dropout: Option<f64>,
     /// Stop after this many epochs without a better validation CER [default: about 1,200
     /// updates' worth, 6 to 12 epochs].
@@ -125,7 +126,9 @@ impl TrainArgs {
     /// recipe fills in what was not given.
     pub fn recipe(&self) -> crate::Result<Recipe> {
         let origin = match &self.init {
-            Some(m) => Origin::FineTune { model: m.clone(), hidden: self.hidden },
+            Some(m) => {
+                Origin::FineTune { model: m.clone(), hidden: self.hidden, dropout: self.dropout }
+            }
             None => Origin::Scratch {
                 hidden: self.hidden,
                 layers: self.layers,

@@ -94,9 +94,11 @@ impl TrainSettings {
                 dropout: None,
                 normalization: None,
             },
-            StartFrom::FineTune => {
-                Origin::FineTune { model: model?.to_path_buf(), hidden: Some(self.hidden) }
-            }
+            StartFrom::FineTune => Origin::FineTune {
+                model: model?.to_path_buf(),
+                hidden: Some(self.hidden),
+                dropout: None,
+            },
         };
         Some(Recipe {
             validation: path_of(&self.validation),

@@ -120,6 +120,10 @@ pub enum Start {
         model: PathBuf,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         widen_to: Option<usize>,
+        /// Dropout between the LSTM layers while fine-tuning, instead of the model's own rate
+        /// (more regularization for a small fine-tuning set); saved with the model.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dropout: Option<f64>,
     },
 }
 

@@ -49,8 +49,9 @@ pub enum Origin {
         normalization: Option<Normalization>,
     },
     /// Fine-tune this model (its architecture, front end and alphabet), first widened to
-    /// `hidden` units if that is larger than the model's.
-    FineTune { model: PathBuf, hidden: Option<usize> },
+    /// `hidden` units if that is larger than the model's, with `dropout` between its LSTM
+    /// layers instead of its own rate if that is given.
+    FineTune { model: PathBuf, hidden: Option<usize>, dropout: Option<f64> },
 }
 
 impl Origin {
@@ -155,8 +156,13 @@ impl Recipe {
                 arch.validate()?;
                 Start::Scratch { arch, features, alphabet: Alphabet::default() }
             }
-            Origin::FineTune { model, hidden } => {
-                Start::FineTune { model: model.clone(), widen_to: *hidden }
+            Origin::FineTune { model, hidden, dropout } => {
+                if let Some(d) = dropout
+                    && !(0.0..1.0).contains(d)
+                {
+                    return Err(Error::Options(format!("dropout must be in [0, 1), got {d}")));
+                }
+                Start::FineTune { model: model.clone(), widen_to: *hidden, dropout: *dropout }
             }
         };
         let d = TrainOptions::default();
@@ -224,7 +230,10 @@ pub fn voice_adaptation(folder: &Path, model: &Path) -> Recipe {
     Recipe {
         epochs: Some(VOICE_EPOCHS),
         validation_percent: Some(VOICE_VALIDATION_PERCENT),
-        ..Recipe::new(folder, Origin::FineTune { model: model.to_path_buf(), hidden: None })
+        ..Recipe::new(
+            folder,
+            Origin::FineTune { model: model.to_path_buf(), hidden: None, dropout: None },
+        )
     }
 }
 
@@ -367,11 +376,29 @@ mod tests {
     }
 
     #[test]
+    fn a_fine_tune_takes_a_dropout_rate_in_range() {
+        let mut r = Recipe::new(
+            "data",
+            Origin::FineTune { model: "m".into(), hidden: None, dropout: Some(0.3) },
+        );
+        r.out_dir = Some("out".into());
+        match r.job(Path::new("/tmp")).unwrap().start {
+            Start::FineTune { dropout, widen_to, .. } => {
+                assert_eq!((dropout, widen_to), (Some(0.3), None))
+            }
+            other => panic!("{other:?}"),
+        }
+        r.origin = Origin::FineTune { model: "m".into(), hidden: None, dropout: Some(1.0) };
+        let e = r.job(Path::new("/tmp")).unwrap_err().to_string();
+        assert!(e.contains("dropout must be in [0, 1)"), "{e}");
+    }
+
+    #[test]
     fn fine_tuning_defaults_to_a_lower_rate() {
         let mut r = Recipe::new("data", Origin::scratch());
         r.out_dir = Some("out".into());
         assert_eq!(r.job(Path::new("/tmp")).unwrap().options.learning_rate, 1e-3);
-        r.origin = Origin::FineTune { model: "m".into(), hidden: None };
+        r.origin = Origin::FineTune { model: "m".into(), hidden: None, dropout: None };
         assert_eq!(r.job(Path::new("/tmp")).unwrap().options.learning_rate, 1e-4);
         r.learning_rate = Some(3e-4);
         assert_eq!(r.job(Path::new("/tmp")).unwrap().options.learning_rate, 3e-4);

@@ -636,12 +636,23 @@ fn start_model(job: &TrainJob) -> Result<(Model, bool)> {
             }
             Ok((Model::new(cfg)?, fresh))
         }
-        Start::FineTune { model, widen_to } => {
+        Start::FineTune { model, widen_to, dropout } => {
             let mut m = Model::load(model)?;
             if let Some(hidden) = *widen_to
                 && hidden != m.config.arch.hidden
             {
                 m.net = m.net.widen(hidden, WIDEN_NOISE, job.options.seed)?;
+                m.config.arch = m.net.config.clone();
+            }
+            if let Some(d) = *dropout {
+                if m.config.arch.layers < 2 && d > 0.0 {
+                    return Err(Error::Options(format!(
+                        "dropout {d}: {} has a single LSTM layer, and dropout acts between layers",
+                        model.display()
+                    )));
+                }
+                m.net.config.dropout = d;
+                m.net.config.validate()?;
                 m.config.arch = m.net.config.clone();
             }
             Ok((m, false))
