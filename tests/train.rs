@@ -220,10 +220,15 @@ fn stopped_and_resumed_run_equals_uninterrupted_run() {
     job_e.start =
         Start::FineTune { model: a.path().to_path_buf(), widen_to: Some(8), dropout: None };
     let events = run(job_e, false);
+    assert_failed_with(&events, "cannot widen");
+}
+
+/// Asserts that the run ended in an error whose message contains `text`.
+fn assert_failed_with(events: &[TrainEvent], text: &str) {
     assert!(
         events.iter().any(|ev| matches!(ev, TrainEvent::Error { message, .. }
-            if message.contains("cannot widen"))),
-        "{:?}",
+            if message.contains(text))),
+        "no error containing {text:?}: {:?}",
         events.last()
     );
 }
@@ -390,12 +395,7 @@ fn fine_tuning_can_change_the_dropout_rate() {
     job.start =
         Start::FineTune { model: one.path().to_path_buf(), widen_to: None, dropout: Some(0.2) };
     let events = run(job, false);
-    assert!(
-        events.iter().any(|ev| matches!(ev, TrainEvent::Error { message, .. }
-            if message.contains("single LSTM layer"))),
-        "{:?}",
-        events.last()
-    );
+    assert_failed_with(&events, "single LSTM layer");
 }
 
 #[test]
