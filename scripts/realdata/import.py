@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import common  # noqa: E402
 
-SOURCES = ("bass", "fotaq", "asterisk")
+SOURCES = ("bass", "fotaq", "drascula", "asterisk")
 
 
 def main(argv=None):
