@@ -20,7 +20,9 @@
 #      packages, 4 h of training characters, twice) plus a new synthetic corpus (seed 11, 5.8 h)
 #      at 3e-4, keeping the weights best on the real dev characters, then 3 more epochs on that
 #      mix and 4 on the larger real set the cutaway reader gives (stages 11-12), then more at
-#      1e-4 (stage 13), whose last five epochs are averaged into the shipped weights;
+#      1e-4 (stage 13), whose last five epochs are averaged; then 1 epoch at dropout 0.3
+#      (stage 14) and 3 with a third game's voices (Drascula, stage 15), averaged into the
+#      shipped weights;
 #   5. builds the word trigram LM from the training sentences and the real training lines, tunes
 #      its weight on the real dev characters with the warp ensemble 0.9/1/1.1 that file decoding
 #      uses, and installs model + LM + decoder.json into models/default;
@@ -217,7 +219,37 @@ if [ ! -f "$REAL4_AVG/model.json" ]; then
     "$HARK" average "${epochs[@]}" --out "$REAL4_AVG" --val "$REAL/dev"
 fi
 
-# Language model from the training sentences and the real training characters' lines (held-out
+# Stage 14 (2026-12-03): dropout between the LSTM layers 0.1 -> 0.3 for one epoch on the same
+# mix, from stage 13's averaged weights, since the model reads its own real training characters at
+# 10 % CER and unseen ones at 38 % (`hark train --init --dropout`); real dev CER 37.80 -> 37.78 %.
+DROP="$WORK/drop"
+stage "$WORK/mix-real" "$DROP" --init "$REAL4_AVG" --val "$REAL/dev" --lr 1e-4 --dropout 0.3 \
+    --epochs 1 --checkpoint-minutes 5 --keep-epochs --seed 2
+# Stage 15 (same sitting): new voices. Drascula's English voice acting (scripts/realdata: 11
+# characters, 0.76 h, all to train; dev and test stay the other two games' characters) joins the
+# real training speech, twice like the rest, at dropout 0.3.
+[ -f "$REAL/drascula.tsv" ] || python3 "$ROOT/scripts/realdata/import.py" drascula --out "$REAL" \
+    --cache "$WORK/pkgcache" --jobs "$JOBS"
+if [ ! -d "$WORK/mix-dras" ]; then
+    mkdir -p "$WORK/mix-dras"
+    cp -al "$REAL/train" "$WORK/mix-dras/real_a"
+    cp -al "$REAL/train" "$WORK/mix-dras/real_b"
+    ln -sfn ../synth11 "$WORK/mix-dras/synth11"
+fi
+DRAS="$WORK/dras"
+stage "$WORK/mix-dras" "$DRAS" --init "$DROP" --val "$REAL/dev" --lr 1e-4 \
+    --epochs "${DRAS_EPOCHS:-3}" --checkpoint-minutes 5 --keep-epochs --seed 3
+# Real dev CER per epoch 37.21, 37.32, 37.24 %; the shipped weights are the mean of the three:
+# 37.03 % (stage 13's mean: 37.74 %).
+DRAS_AVG="$WORK/dras-avg"
+if [ ! -f "$DRAS_AVG/model.json" ]; then
+    epochs=()
+    for n in $(seq 1 "${DRAS_EPOCHS:-3}"); do epochs+=("$DRAS/$(printf 'epoch-%03d.json' "$n")"); done
+    "$HARK" average "${epochs[@]}" --out "$DRAS_AVG" --val "$REAL/dev"
+fi
+
+# Language model from the training sentences and the real training characters' lines (with
+# Drascula's since stage 15) (held-out
 # sentences and the dev/test characters' lines stay unseen).
 cut -f2 "$WORK/prompts.tsv" > "$WORK/lm-text.txt"
 find "$REAL/train" -name '*.txt' -print0 | sort -z | xargs -0 cat >> "$WORK/lm-text.txt"
@@ -228,11 +260,11 @@ find "$REAL/train" -name '*.txt' -print0 | sort -z | xargs -0 cat >> "$WORK/lm-t
 
 DEST="$ROOT/models/default"
 mkdir -p "$DEST"
-cp "$REAL4_AVG/model.json" "$REAL4_AVG/model.safetensors" "$DEST/"
+cp "$DRAS_AVG/model.json" "$DRAS_AVG/model.safetensors" "$DEST/"
 # File decoding averages the network over three filterbank warps (decoder.json "warps"); the
 # LM weight and bonus are tuned with them, on the real dev characters.
 "$HARK" lm tune "$REAL/dev" --model "$DEST" --lm "$WORK/lm.arpa" --beam 128 --warps 0.9,1,1.1 \
-    --save
+    --weights 0.5,0.75,1 --bonuses 0,0.5,1,1.5 --max-utterances 821 --save
 
 E=("$HARK" eval "$WORK/test-heldout" --model "$DEST")
 "${E[@]}" --beam 1 --no-lm --warps 1 --json "$WORK/eval-greedy.json"
@@ -242,6 +274,6 @@ E=("$HARK" eval "$WORK/test-heldout" --model "$DEST")
 R=("$HARK" eval "$REAL/test" --model "$DEST")
 "${R[@]}" --beam 1 --no-lm --warps 1 --json "$WORK/eval-real-greedy.json"
 "${R[@]}" --json "$WORK/eval-real-lm.json"
-python3 "$ROOT/scripts/model_card.py" "$RUN,$ANNEAL,$BIG,$BIG2,$WIDE1,$WIDE2,$WIDE3,$WIDE4,$REALFT,$REALFT2,$REALFT3,$REALFT4" "$DEST" \
+python3 "$ROOT/scripts/model_card.py" "$RUN,$ANNEAL,$BIG,$BIG2,$WIDE1,$WIDE2,$WIDE3,$WIDE4,$REALFT,$REALFT2,$REALFT3,$REALFT4,$DROP,$DRAS" "$DEST" \
     "$WORK/eval-greedy.json" "$WORK/eval-greedy-warps.json" "$WORK/eval-lm-1pass.json" "$WORK/eval-lm.json" \
     "$WORK/eval-real-greedy.json" "$WORK/eval-real-lm.json"

@@ -12,21 +12,22 @@ use hark::model::Model;
 use hark::runtime::transcribe::Transcriber;
 use hark::train::metrics::ErrorRates;
 
-/// Character error rate bounds (percent) over the synthetic samples. The shipped model (stage 13,
-/// fine-tuned on real voices and its last five epochs averaged, 2026-12-02) measured 37.7 % greedy
-/// (one pass) and 25.1 % with its shipped decoding (LM with look-ahead and the three-warp
-/// ensemble); the stage-13 epoch shipped before it 31.9 % and 31.9 % (six files: on the 600
-/// held-out utterances the average's greedy CER is lower, 35.8 against 36.5 %), stage 12 33.0 %
-/// and 35.6 %, stage 10 34.6 % and 32.5 %. An untrained or broken model scores near 100 %.
+/// Character error rate bounds (percent) over the synthetic samples. The shipped model (stage 15,
+/// a third game's voices at dropout 0.3, its three epochs averaged, 2026-12-03) measured 36.6 %
+/// greedy (one pass) and 30.9 % with its shipped decoding (LM with look-ahead and the three-warp
+/// ensemble); stage 13 averaged, shipped before it, 37.7 % and 25.1 % (six files: on the 600
+/// held-out utterances stage 15 is level with it, 35.7 against 35.8 % greedy and 32.8 against
+/// 32.6 % with the LM), stage 12 33.0 % and 35.6 %, stage 10 34.6 % and 32.5 %. An untrained or
+/// broken model scores near 100 %.
 const GREEDY_CER_BOUND: f64 = 41.0;
-const LM_CER_BOUND: f64 = 33.0;
+const LM_CER_BOUND: f64 = 34.0;
 
-/// Bounds (percent) on the four real-voice samples (`assets/real`). The shipped model (stage 13,
-/// averaged) measured 37.5 % greedy and 37.5 % with its shipped decoding (on the 789-utterance
-/// real test set the LM takes WER 76.4 -> 52.0 %); the stage-13 epoch before it 39.4 % / 33.1 %,
-/// stage 12 41.3 % / 42.5 %, stage 10 42.5 % / 47.5 %, the synthetic-only model 60.0 % / 60.0 %.
-const REAL_GREEDY_CER_BOUND: f64 = 43.0;
-const REAL_LM_CER_BOUND: f64 = 45.0;
+/// Bounds (percent) on the four real-voice samples (`assets/real`). The shipped model (stage 15)
+/// measured 35.6 % greedy and 36.3 % with its shipped decoding (on the 789-utterance real test
+/// set the LM takes WER 74.7 -> 50.1 %); stage 13 averaged 37.5 % / 37.5 %, stage 12 41.3 % /
+/// 42.5 %, stage 10 42.5 % / 47.5 %, the synthetic-only model 60.0 % / 60.0 %.
+const REAL_GREEDY_CER_BOUND: f64 = 40.0;
+const REAL_LM_CER_BOUND: f64 = 40.0;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
