@@ -116,14 +116,18 @@ impl Model {
     /// per-frame probabilities are averaged, `ln(1/K · Σₖ exp(lpₖ))`. Warping moves formants as a
     /// longer or shorter vocal tract would, so voices unlike the training voices are also seen
     /// nearer to them. Empty `warps` (or `[1]`) is the single unwarped pass, bit-identical to
-    /// [`Self::features`] + [`Self::log_probs`]; K factors cost K passes.
+    /// [`Self::features`] + [`Self::log_probs`]. The K warped views have the same number of
+    /// frames, so they go through the network as one batch of K: each recurrent step then reads
+    /// the weights once for all K (the per-step product is memory-bound), and the result equals K
+    /// separate passes.
     pub fn ensemble_log_probs(&self, samples: &[f32], warps: &[f64]) -> Result<Array2<f32>> {
         let (opts, cmvn) = (&self.config.features, self.config.cmvn.as_ref());
-        let pass = |w| self.log_probs(features::compute_warped(opts, cmvn, samples, w)?.view());
+        let feats = |w| features::compute_warped(opts, cmvn, samples, w);
         if warps.len() <= 1 {
-            return pass(warps.first().copied().unwrap_or(1.0));
+            return self.log_probs(feats(warps.first().copied().unwrap_or(1.0))?.view());
         }
-        let passes = warps.iter().map(|&w| pass(w)).collect::<Result<Vec<_>>>()?;
+        let views = warps.iter().map(|&w| feats(w)).collect::<Result<Vec<_>>>()?;
+        let passes = self.log_probs_batch(&views)?;
         // Log of the mean probability, shifted by each cell's largest log-probability.
         let ln_k = (warps.len() as f32).ln();
         let mut out = passes[0].clone();
@@ -138,6 +142,29 @@ impl Model {
     /// Seconds per network output frame.
     pub fn frame_duration_s(&self) -> f32 {
         self.config.frame_duration_s()
+    }
+
+    /// `(T', V)` log-probabilities of several `(T, D)` feature matrices with the same `T`, run
+    /// through the network as one batch (equal to calling [`Self::log_probs`] on each).
+    fn log_probs_batch(&self, feats: &[Array2<f32>]) -> Result<Vec<Array2<f32>>> {
+        let t = feats.first().map_or(0, |f| f.nrows());
+        if let Some(f) = feats.iter().find(|f| f.nrows() != t) {
+            return Err(crate::Error::Options(format!(
+                "a batch of views needs equal lengths, got {} and {t} frames",
+                f.nrows()
+            )));
+        }
+        if t == 0 {
+            let empty = Array2::zeros((0, self.config.arch.num_labels));
+            return Ok(vec![empty; feats.len()]);
+        }
+        let views: Vec<_> = feats.iter().map(|f| f.view().insert_axis(Axis(1))).collect();
+        let x = ndarray::concatenate(Axis(1), &views)
+            .map_err(|e| crate::Error::Options(format!("batching warped views: {e}")))?;
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let (logits, _) = self.net.forward(x.view(), &vec![t; feats.len()], false, &mut rng)?;
+        let lp = AcousticModel::log_probs(logits.view());
+        Ok(lp.axis_iter(Axis(1)).map(|v| v.to_owned()).collect())
     }
 
     /// `(T', V)` log-probabilities of one utterance's `(T, D)` features.
@@ -207,5 +234,32 @@ mod tests {
         }
         let e = m.ensemble_log_probs(&x, &[0.9, 1.3]).unwrap_err().to_string();
         assert!(e.contains("1.3"), "{e}");
+    }
+
+    /// The batch the warp ensemble runs equals separate passes, on a network wide and deep enough
+    /// for the blocked kernels (several rows and column panels) and the stacked layers.
+    #[test]
+    fn a_batch_of_views_equals_separate_passes() {
+        let arch =
+            ArchConfig { hidden: 40, layers: 2, seed: 5, dropout: 0.0, ..Default::default() };
+        let m = Model::new(ModelConfig::new(arch, FeatureOptions::default(), Alphabet::default()))
+            .unwrap();
+        let (_, x) = model_and_signal();
+        let (opts, cmvn) = (&m.config.features, m.config.cmvn.as_ref());
+        let views: Vec<_> = [0.9, 1.0, 1.1]
+            .iter()
+            .map(|&w| features::compute_warped(opts, cmvn, &x, w).unwrap())
+            .collect();
+        let batch = m.log_probs_batch(&views).unwrap();
+        assert_eq!(batch.len(), 3);
+        for (v, b) in views.iter().zip(&batch) {
+            let alone = m.log_probs(v.view()).unwrap();
+            assert_eq!(alone.dim(), b.dim());
+            let diff = (&alone - b).mapv(f32::abs).fold(0.0f32, |a, &d| a.max(d));
+            assert!(diff < 1e-5, "batched and separate passes differ by {diff}");
+        }
+        let short = views[0].slice(ndarray::s![..10, ..]).to_owned();
+        let e = m.log_probs_batch(&[views[1].clone(), short]).unwrap_err().to_string();
+        assert!(e.contains("equal lengths"), "{e}");
     }
 }

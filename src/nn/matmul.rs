@@ -44,7 +44,7 @@ pub fn gemm_rows<F: Float>(a: &[F], w: &[F], out: &mut [F], m: usize, k: usize, 
         Simd::Avx2Fma => return unsafe { gemm_rows_avx2(a, w, out, m, k, n) },
         Simd::Portable => {}
     }
-    rows_driver::<F, 4, 8, 32>(a, w, out, m, k, n, |x, y, acc| acc + x * y);
+    rows_driver::<F, 4, 8, 16, 32>(a, w, out, m, k, n, |x, y, acc| acc + x * y);
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -58,19 +58,22 @@ unsafe fn gemm_rows_avx512<F: Float>(
     n: usize,
 ) {
     // f32: 8 rows × 32 columns = 16 zmm accumulators; a single row uses 8 independent chains.
-    rows_driver::<F, 8, 32, 128>(a, w, out, m, k, n, |x, y, acc| x.mul_add(y, acc));
+    rows_driver::<F, 8, 32, 64, 128>(a, w, out, m, k, n, |x, y, acc| x.mul_add(y, acc));
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn gemm_rows_avx2<F: Float>(a: &[F], w: &[F], out: &mut [F], m: usize, k: usize, n: usize) {
-    rows_driver::<F, 4, 16, 64>(a, w, out, m, k, n, |x, y, acc| x.mul_add(y, acc));
+    rows_driver::<F, 4, 16, 32, 64>(a, w, out, m, k, n, |x, y, acc| x.mul_add(y, acc));
 }
 
-/// Blocks of R rows × C columns, leftover rows one at a time with C1-wide blocks, leftover
-/// columns with a plain loop.
+/// Blocks of R rows × C columns; leftover rows in blocks of three, then two (C2-wide), then one
+/// (C1-wide), so a few rows (the warp ensemble's batch of 3) still read each row of `w` once for
+/// all of them; leftover columns with a plain loop. Every output value is the same chain of
+/// multiply-adds over k in order whatever block computes it, so the blocking never changes a
+/// result.
 #[inline(always)]
-fn rows_driver<F: Float, const R: usize, const C: usize, const C1: usize>(
+fn rows_driver<F: Float, const R: usize, const C: usize, const C2: usize, const C1: usize>(
     a: &[F],
     w: &[F],
     out: &mut [F],
@@ -85,8 +88,21 @@ fn rows_driver<F: Float, const R: usize, const C: usize, const C1: usize>(
         r0 += R;
     }
     while r0 < m {
-        block_rows::<F, 1, C1>(&a[r0 * k..], w, &mut out[r0 * n..], k, n, fma);
-        r0 += 1;
+        let (a, out) = (&a[r0 * k..], &mut out[r0 * n..]);
+        r0 += match m - r0 {
+            1 => {
+                block_rows::<F, 1, C1>(a, w, out, k, n, fma);
+                1
+            }
+            2 => {
+                block_rows::<F, 2, C2>(a, w, out, k, n, fma);
+                2
+            }
+            _ => {
+                block_rows::<F, 3, C2>(a, w, out, k, n, fma);
+                3
+            }
+        };
     }
 }
 
@@ -350,10 +366,28 @@ unsafe fn panels_avx512<const TRANS: bool>(
                     let (ag, ld) = group_a(g);
                     sweep_panels::<TRANS, 8, 2>(panels, |p| tile(ag, ld, m0 + 8 * g, p));
                 }
-                // Leftover rows one at a time, 4 panels at once (M = 1 in inference).
-                for r in m0 + 8 * groups..m0 + mc {
+                // Leftover rows three, then two, then one at a time, 4 panels at once (M = 1 in
+                // inference, 3 for the warp ensemble's batch): a few rows together read each
+                // panel of W once for all of them.
+                let mut r = m0 + 8 * groups;
+                while r < m0 + mc {
                     let ar = if TRANS { a.add(k0 * lda + r) } else { a.add(r * lda + k0) };
-                    sweep_panels::<TRANS, 1, 4>(panels, |p| tile(ar, lda, r, p));
+                    let r_now = r;
+                    let t = move |p| tile(ar, lda, r_now, p);
+                    r += match m0 + mc - r {
+                        1 => {
+                            sweep_panels::<TRANS, 1, 4>(panels, t);
+                            1
+                        }
+                        2 => {
+                            sweep_panels::<TRANS, 2, 4>(panels, t);
+                            2
+                        }
+                        _ => {
+                            sweep_panels::<TRANS, 3, 4>(panels, t);
+                            3
+                        }
+                    };
                 }
             }
             m0 += mc;
@@ -467,8 +501,17 @@ mod tests {
     /// Runs `f` with every kernel level this CPU can run, not only its best (see crate::cpu).
     /// (rows, inner, columns) of the product tests: around the 8-row blocks and the 16-wide
     /// panels, a long inner dimension, and the degenerate 1-wide cases.
-    const SHAPES: &[(usize, usize, usize)] =
-        &[(1, 256, 1024), (16, 64, 256), (5, 7, 45), (9, 33, 130), (3, 1, 2)];
+    const SHAPES: &[(usize, usize, usize)] = &[
+        (1, 256, 1024),
+        (16, 64, 256),
+        (5, 7, 45),
+        (9, 33, 130),
+        (3, 1, 2),
+        (3, 40, 1536),
+        (2, 19, 70),
+        (7, 40, 260),
+        (14, 12, 100),
+    ];
 
     fn every_level(f: impl Fn()) {
         for level in Simd::available() {
