@@ -127,6 +127,7 @@ impl Model {
             return self.log_probs(feats(warps.first().copied().unwrap_or(1.0))?.view());
         }
         let views = warps.iter().map(|&w| feats(w)).collect::<Result<Vec<_>>>()?;
+        let views: Vec<_> = views.iter().map(|v| v.view()).collect();
         let passes = self.log_probs_batch(&views)?;
         // Log of the mean probability, shifted by each cell's largest log-probability.
         let ln_k = (warps.len() as f32).ln();
@@ -146,7 +147,7 @@ impl Model {
 
     /// `(T', V)` log-probabilities of several `(T, D)` feature matrices with the same `T`, run
     /// through the network as one batch (equal to calling [`Self::log_probs`] on each).
-    fn log_probs_batch(&self, feats: &[Array2<f32>]) -> Result<Vec<Array2<f32>>> {
+    fn log_probs_batch(&self, feats: &[ArrayView2<f32>]) -> Result<Vec<Array2<f32>>> {
         let t = feats.first().map_or(0, |f| f.nrows());
         if let Some(f) = feats.iter().find(|f| f.nrows() != t) {
             return Err(crate::Error::Options(format!(
@@ -158,26 +159,19 @@ impl Model {
             let empty = Array2::zeros((0, self.config.arch.num_labels));
             return Ok(vec![empty; feats.len()]);
         }
-        let views: Vec<_> = feats.iter().map(|f| f.view().insert_axis(Axis(1))).collect();
+        let views: Vec<_> = feats.iter().map(|f| f.insert_axis(Axis(1))).collect();
         let x = ndarray::concatenate(Axis(1), &views)
-            .map_err(|e| crate::Error::Options(format!("batching warped views: {e}")))?;
+            .map_err(|e| crate::Error::Options(format!("batching feature views: {e}")))?;
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let (logits, _) = self.net.forward(x.view(), &vec![t; feats.len()], false, &mut rng)?;
         let lp = AcousticModel::log_probs(logits.view());
         Ok(lp.axis_iter(Axis(1)).map(|v| v.to_owned()).collect())
     }
 
-    /// `(T', V)` log-probabilities of one utterance's `(T, D)` features.
+    /// `(T', V)` log-probabilities of one utterance's `(T, D)` features (a batch of one).
     pub fn log_probs(&self, feats: ArrayView2<f32>) -> Result<Array2<f32>> {
-        let t = feats.nrows();
-        if t == 0 {
-            return Ok(Array2::zeros((0, self.config.arch.num_labels)));
-        }
-        let x = feats.insert_axis(Axis(1));
-        let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let (logits, _) = self.net.forward(x, &[t], false, &mut rng)?;
-        let lp = AcousticModel::log_probs(logits.view());
-        Ok(lp.index_axis_move(Axis(1), 0))
+        let mut lp = self.log_probs_batch(&[feats])?;
+        Ok(lp.pop().expect("one result per view"))
     }
 }
 
@@ -250,7 +244,7 @@ mod tests {
             .iter()
             .map(|&w| features::compute_warped(opts, cmvn, &x, w).unwrap())
             .collect();
-        let batch = m.log_probs_batch(&views).unwrap();
+        let batch = m.log_probs_batch(&views.iter().map(|v| v.view()).collect::<Vec<_>>()).unwrap();
         assert_eq!(batch.len(), 3);
         for (v, b) in views.iter().zip(&batch) {
             let alone = m.log_probs(v.view()).unwrap();
@@ -258,8 +252,8 @@ mod tests {
             let diff = (&alone - b).mapv(f32::abs).fold(0.0f32, |a, &d| a.max(d));
             assert!(diff < 1e-5, "batched and separate passes differ by {diff}");
         }
-        let short = views[0].slice(ndarray::s![..10, ..]).to_owned();
-        let e = m.log_probs_batch(&[views[1].clone(), short]).unwrap_err().to_string();
+        let short = views[0].slice(ndarray::s![..10, ..]);
+        let e = m.log_probs_batch(&[views[1].view(), short]).unwrap_err().to_string();
         assert!(e.contains("equal lengths"), "{e}");
     }
 }
