@@ -12,6 +12,7 @@
 //! Results and the PyTorch comparison: benches/RESULTS.md.
 
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
+use hark::cpu::{Simd, with_simd};
 use hark::ctc::{CtcLoss, Reduction};
 use hark::model::acoustic::{AcousticModel, ArchConfig};
 use hark::nn::matmul::{Packed, gemm, gemm_acc, gemm_packed, gemm_rows};
@@ -128,6 +129,37 @@ fn bench_recurrent(c: &mut Criterion) {
     g.finish();
 }
 
+/// The recurrent step of the shipped model's size (W_hhᵀ 384 × 1536, 2.4 MB in f32), for the
+/// warp ensemble's 3 rows and the live recognizer's 1, with the weights in f32 and in half
+/// precision (`Packed::into_half`, what inference uses), at each kernel level below the host's
+/// too: the AVX2 kernels are what most laptops run.
+fn bench_recurrent_half(c: &mut Criterion) {
+    let mut g = c.benchmark_group("recurrent_product_384");
+    g.warm_up_time(std::time::Duration::from_secs(1));
+    g.measurement_time(std::time::Duration::from_secs(3));
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let w_hh = Array2::from_shape_simple_fn((1536, 384), || rng.random_range(-0.06f32..0.06));
+    for level in Simd::available().into_iter().filter(|&l| l > Simd::Portable) {
+        with_simd(level, || {
+            let full = Packed::new(w_hh.t());
+            let half = full.clone().into_half();
+            for rows in [1, 3] {
+                let h = Array2::from_shape_simple_fn((rows, 384), || rng.random_range(-1f32..1.0));
+                let mut out = Array2::<f32>::zeros((rows, 1536));
+                for (name, w) in [("f32", &full), ("f16", &half)] {
+                    g.bench_function(format!("{}_{name}_{rows}x384x1536", level.name()), |b| {
+                        b.iter(|| {
+                            let o = out.as_slice_mut().expect("c");
+                            gemm_packed(h.as_slice().expect("c"), w, o, rows)
+                        })
+                    });
+                }
+            }
+        });
+    }
+    g.finish();
+}
+
 /// The large products of a layer (all T·B = 4800 frames, D = 512, 4H = 1024): input projection
 /// x W_ihᵀ and dx = da W_ih, with matrixmultiply and with Hark's packed-panel kernel.
 fn bench_large(c: &mut Criterion) {
@@ -173,5 +205,5 @@ fn bench_large(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench, bench_recurrent, bench_large);
+criterion_group!(benches, bench, bench_recurrent, bench_recurrent_half, bench_large);
 criterion_main!(benches);

@@ -461,3 +461,67 @@ fn matches_pytorch_reference() {
     }
     close("dx", dx.as_slice().unwrap(), &floats(&v["dx"]));
 }
+
+/// Recognition runs `infer`: the LSTM weights packed once and kept, the recurrent ones in half
+/// precision where the AVX-512 kernel runs. Its logits must be the training forward pass's
+/// within that rounding, at every kernel level, and must follow the weights when they change
+/// (a kept packing of old weights would give the old model's output).
+#[test]
+fn inference_follows_the_forward_pass_and_the_current_weights() {
+    common::for_every_kernel_level(|_| {
+        let cfg = ArchConfig {
+            input_dim: 39,
+            hidden: 48,
+            layers: 2,
+            num_labels: 29,
+            ..ArchConfig::default()
+        };
+        let mut model = AcousticModel::<f32>::new(cfg).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        let lengths = [30, 30, 30];
+        let x = padded_input(&mut rng, 30, 39, &lengths).mapv(|v| v as f32);
+        let forward = |m: &AcousticModel<f32>| {
+            m.forward(x.view(), &lengths, false, &mut ChaCha8Rng::seed_from_u64(0)).unwrap().0
+        };
+        let worst = |a: &Array3<f32>, b: &Array3<f32>| {
+            a.iter().zip(b).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max)
+        };
+        let level = hark::cpu::Simd::active();
+        let first = model.infer(x.view(), &lengths).unwrap();
+        let exact = forward(&model);
+        assert!(worst(&first, &exact) < 2e-3, "{level:?}: {:e}", worst(&first, &exact));
+        eprintln!("{level:?}: inference within {:e} of the forward pass", worst(&first, &exact));
+        // Kept: the second call gives the same to the last bit.
+        assert_eq!(model.infer(x.view(), &lengths).unwrap(), first, "{level:?}");
+        // New weights (as a training step makes them): the output follows.
+        for t in model.params_mut() {
+            t.iter_mut()
+                .enumerate()
+                .for_each(|(i, v)| *v *= 1.0 + 0.3 * ((i % 7) as f32 - 3.0) / 3.0);
+        }
+        let after = model.infer(x.view(), &lengths).unwrap();
+        let exact = forward(&model);
+        assert!(
+            worst(&after, &exact) < 2e-3,
+            "{level:?}: {:e} after the change",
+            worst(&after, &exact)
+        );
+        assert!(worst(&after, &first) > 1e-2, "{level:?}: the output did not change");
+        // A clone keeps no packing of its own and gives the same.
+        assert_eq!(model.clone().infer(x.view(), &lengths).unwrap(), after, "{level:?}");
+    });
+}
+
+/// The LSTM pass on weights packed beforehand is the pass that packs them itself, bit for bit.
+#[test]
+fn a_packed_lstm_pass_equals_the_plain_pass() {
+    common::for_every_kernel_level(|_| {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let layer = BiLstm::<f32>::init(20, 24, 1.0, &mut rng);
+        let lengths = [9, 4];
+        let x = padded_input(&mut rng, 9, 20, &lengths).mapv(|v| v as f32);
+        let (plain, _) = layer.forward(x.view(), &lengths);
+        let (packed, _) = layer.forward_with(Some(&layer.pack()), x.view(), &lengths);
+        assert_eq!(plain, packed, "{:?}", hark::cpu::Simd::active());
+    });
+}

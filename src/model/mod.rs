@@ -13,8 +13,6 @@ pub mod widen;
 use std::path::{Path, PathBuf};
 
 use ndarray::{Array2, ArrayView2, Axis};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 
 pub use acoustic::{AcousticModel, ArchConfig};
 pub use config::{Evaluation, ModelConfig, TrainingInfo, TrainingStage};
@@ -162,8 +160,7 @@ impl Model {
         let views: Vec<_> = feats.iter().map(|f| f.insert_axis(Axis(1))).collect();
         let x = ndarray::concatenate(Axis(1), &views)
             .map_err(|e| crate::Error::Options(format!("batching feature views: {e}")))?;
-        let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let (logits, _) = self.net.forward(x.view(), &vec![t; feats.len()], false, &mut rng)?;
+        let logits = self.net.infer(x.view(), &vec![t; feats.len()])?;
         let lp = AcousticModel::log_probs(logits.view());
         Ok(lp.axis_iter(Axis(1)).map(|v| v.to_owned()).collect())
     }

@@ -87,7 +87,7 @@ impl<F: Float> AcousticModel<F> {
             scale(proj.weight[[v, src]], factor)
         });
         let params = AcousticParams { lstm, proj: Linear { weight, bias: proj.bias.clone() } };
-        Ok(AcousticModel { config, params })
+        Ok(AcousticModel::from_parts(config, params))
     }
 }
 

@@ -9,7 +9,7 @@ use ndarray::{Array3, ArrayView3, Axis, s};
 use rand::Rng;
 
 use super::Float;
-use super::lstm::{Lstm, LstmCache, reverse_padded, reverse_padded_into};
+use super::lstm::{Lstm, LstmCache, LstmPacked, reverse_padded, reverse_padded_into};
 
 /// Weights of one bidirectional layer (also its gradient and optimizer moments).
 #[derive(Clone, Debug, PartialEq)]
@@ -18,6 +18,13 @@ pub struct BiLstm<F> {
     pub fwd: Lstm<F>,
     /// Backward in time (PyTorch `*_l{k}_reverse`).
     pub bwd: Lstm<F>,
+}
+
+/// Both directions' weights packed for the forward pass ([`BiLstm::pack`]).
+#[derive(Clone, Debug)]
+pub struct BiLstmPacked<F> {
+    fwd: LstmPacked<F>,
+    bwd: LstmPacked<F>,
 }
 
 /// What `BiLstm::backward` needs.
@@ -45,20 +52,42 @@ impl<F: Float> BiLstm<F> {
         BiLstm { fwd: self.fwd.cast(), bwd: self.bwd.cast() }
     }
 
+    /// Both directions packed ([`Lstm::pack`]), valid until the weights change.
+    pub fn pack(&self) -> BiLstmPacked<F> {
+        BiLstmPacked { fwd: self.fwd.pack(), bwd: self.bwd.pack() }
+    }
+
+    /// Both directions packed for inference only ([`Lstm::pack_for_inference`]).
+    pub fn pack_for_inference(&self) -> BiLstmPacked<F> {
+        BiLstmPacked { fwd: self.fwd.pack_for_inference(), bwd: self.bwd.pack_for_inference() }
+    }
+
     /// x (T, B, D), lengths (B) → y (T, B, 2H) = [h_fwd, h_bwd].
     pub fn forward(&self, x: ArrayView3<F>, lengths: &[usize]) -> (Array3<F>, BiLstmCache<F>) {
+        self.forward_with(None, x, lengths)
+    }
+
+    /// [`Self::forward`] with weights packed by [`Self::pack`] (None: each direction packs its
+    /// own, on its own thread).
+    pub fn forward_with(
+        &self,
+        packed: Option<&BiLstmPacked<F>>,
+        x: ArrayView3<F>,
+        lengths: &[usize],
+    ) -> (Array3<F>, BiLstmCache<F>) {
         let hd = self.fwd.hidden();
         let mut y = Array3::<F>::zeros((x.dim().0, x.dim().1, 2 * hd));
         // Each direction writes its half of y on its own thread.
         let (mut y_f, y_r) = y.view_mut().split_at(Axis(2), hd);
         let (c_f, c_r) = rayon::join(
             || {
-                let (h_f, c_f) = self.fwd.forward(x, lengths);
+                let (h_f, c_f) = self.fwd.forward_with(packed.map(|p| &p.fwd), x, lengths);
                 y_f.assign(&h_f);
                 c_f
             },
             || {
-                let (h_r, c_r) = self.bwd.forward(reverse_padded(x, lengths).view(), lengths);
+                let x_r = reverse_padded(x, lengths);
+                let (h_r, c_r) = self.bwd.forward_with(packed.map(|p| &p.bwd), x_r.view(), lengths);
                 reverse_padded_into(h_r.view(), lengths, y_r);
                 c_r
             },

@@ -18,7 +18,7 @@ use rand::Rng;
 
 use super::Float;
 use super::act::{cell_backward, cell_forward};
-use super::matmul::{Packed, gemm_acc, gemm_packed};
+use super::matmul::{Packed, gemm_acc, gemm_acc_packed, gemm_packed};
 
 /// Weights of one LSTM direction (also used, zeroed, as its gradient and as optimizer moments).
 #[derive(Clone, Debug, PartialEq)]
@@ -31,6 +31,19 @@ pub struct Lstm<F> {
     pub b_ih: Array1<F>,
     /// (4H)
     pub b_hh: Array1<F>,
+}
+
+/// One direction's weights prepared for the forward pass ([`Lstm::pack`]): `W_ihᵀ` and `W_hhᵀ`
+/// packed for their kernels and the two biases summed. The forward pass makes these itself on
+/// every call; a model that is only run (not trained) keeps them ([`Lstm::forward_with`]).
+#[derive(Clone, Debug)]
+pub struct LstmPacked<F> {
+    /// `W_ihᵀ` (D, 4H) for the input projection, where [`gemm_acc`] would pack it.
+    w_ih_t: Option<Packed<F>>,
+    /// `W_hhᵀ` (H, 4H) for the per-step product.
+    w_hh_t: Packed<F>,
+    /// `b_ih + b_hh` (4H).
+    bias: Array1<F>,
 }
 
 /// What the backward pass needs from the forward pass.
@@ -117,33 +130,72 @@ impl<F: Float> Lstm<F> {
         }
     }
 
+    /// These weights packed for the forward pass (valid until they change).
+    pub fn pack(&self) -> LstmPacked<F> {
+        LstmPacked {
+            w_ih_t: Packed::for_gemm_acc(self.w_ih.t()),
+            w_hh_t: Packed::new(self.w_hh.t()),
+            bias: &self.b_ih + &self.b_hh,
+        }
+    }
+
+    /// [`Self::pack`] for a network that is only run, not trained: `W_hhᵀ` also in half
+    /// precision ([`Packed::into_half`]) where the panel kernel runs, which makes the per-step
+    /// product, memory-bound, about twice as fast. The results move by rounding-error amounts;
+    /// training never uses this.
+    pub fn pack_for_inference(&self) -> LstmPacked<F> {
+        let LstmPacked { w_ih_t, w_hh_t, bias } = self.pack();
+        LstmPacked { w_ih_t, w_hh_t: w_hh_t.into_half(), bias }
+    }
+
     /// x (T, B, D), lengths (B) → h (T, B, H) and the cache for `backward`.
     pub fn forward(&self, x: ArrayView3<F>, lengths: &[usize]) -> (Array3<F>, LstmCache<F>) {
+        self.forward_with(None, x, lengths)
+    }
+
+    /// [`Self::forward`] with the weights already packed by [`Self::pack`] (None: packs them
+    /// now). `packed` must come from these weights as they are; the result is then the same to
+    /// the last bit.
+    pub fn forward_with(
+        &self,
+        packed: Option<&LstmPacked<F>>,
+        x: ArrayView3<F>,
+        lengths: &[usize],
+    ) -> (Array3<F>, LstmCache<F>) {
         let (t_len, b, d) = x.dim();
         let hd = self.hidden();
         debug_assert_eq!(d, self.input_dim());
         debug_assert_eq!(lengths.len(), b);
         debug_assert!(lengths.iter().all(|&l| l <= t_len));
+        let own;
+        let packed = match packed {
+            Some(p) => p,
+            None => {
+                own = self.pack();
+                &own
+            }
+        };
+        debug_assert_eq!(packed.w_hh_t.dim(), (hd, 4 * hd));
+        debug_assert_eq!(packed.bias.len(), 4 * hd);
         let x = x.as_standard_layout().into_owned();
         let x2 = x.view().into_shape_with_order((t_len * b, d)).expect("standard layout");
 
         // a = x W_ihᵀ + (b_ih + b_hh) for all frames at once.
-        let bias = &self.b_ih + &self.b_hh;
         let mut gates = Array3::<F>::zeros((t_len, b, 4 * hd));
         {
             let mut g2 = gates
                 .view_mut()
                 .into_shape_with_order((t_len * b, 4 * hd))
                 .expect("standard layout");
-            g2.rows_mut().into_iter().for_each(|mut r| r.assign(&bias));
-            gemm_acc(x2, self.w_ih.t(), &mut g2);
+            g2.rows_mut().into_iter().for_each(|mut r| r.assign(&packed.bias));
+            gemm_acc_packed(x2, self.w_ih.t(), packed.w_ih_t.as_ref(), &mut g2);
         }
         let mut c = Array3::<F>::zeros((t_len, b, hd));
         let mut tc = Array3::<F>::zeros((t_len, b, hd));
         let mut h = Array3::<F>::zeros((t_len, b, hd));
         let zero_state = vec![F::zero(); hd];
-        // W_hhᵀ (H, 4H) packed into column panels once per sequence, for the per-step kernel.
-        let w_hh_t = Packed::new(self.w_hh.t());
+        // W_hhᵀ (H, 4H) in column panels for the per-step kernel.
+        let w_hh_t = &packed.w_hh_t;
         for t in 0..t_len {
             let (h_prev, mut h_now) = h.view_mut().split_at(Axis(0), t);
             let (c_prev, mut c_now) = c.view_mut().split_at(Axis(0), t);
@@ -153,7 +205,7 @@ impl<F: Float> Lstm<F> {
                 let h_last = h_prev.index_axis(Axis(0), t - 1);
                 let h_last = h_last.as_slice().expect("standard layout");
                 let g = g_t.as_slice_mut().expect("standard layout");
-                gemm_packed(h_last, &w_hh_t, g, b);
+                gemm_packed(h_last, w_hh_t, g, b);
             }
             let mut tc_t = tc.index_axis_mut(Axis(0), t);
             let mut h_t = h_now.index_axis_mut(Axis(0), 0);

@@ -168,8 +168,10 @@ const M_BLOCK: usize = 128;
 /// row-major copy for [`gemm_rows`].
 #[derive(Clone, Debug)]
 pub struct Packed<F> {
-    /// (N/16 panels, K, 16) or (K, N)
+    /// (N/16 panels, K, 16) or (K, N); empty when `half` holds the panels
     data: Vec<F>,
+    /// The panels in IEEE half precision (binary16 bits), after [`Packed::into_half`]
+    half: Vec<u16>,
     k: usize,
     n: usize,
     panels: bool,
@@ -181,12 +183,12 @@ impl<F: Float> Packed<F> {
         let (k, n) = w.dim();
         if !panel_kernel::<F>() {
             let data = w.as_standard_layout().iter().copied().collect();
-            return Packed { data, k, n, panels: false };
+            return Packed { data, half: Vec::new(), k, n, panels: false };
         }
         let panels = n.div_ceil(PANEL);
         let mut data = vec![F::zero(); panels * k * PANEL];
         if k == 0 || n == 0 {
-            return Packed { data, k, n, panels: true };
+            return Packed { data, half: Vec::new(), k, n, panels: true };
         }
         if let Some(src) = w.to_slice() {
             // Row-major: each row of w is cut into its 16-column pieces.
@@ -215,12 +217,175 @@ impl<F: Float> Packed<F> {
                 }
             }
         }
-        Packed { data, k, n, panels: true }
+        Packed { data, half: Vec::new(), k, n, panels: true }
+    }
+
+    /// The panels rounded to IEEE half precision (nearest, ties to even), for a product that
+    /// reads the whole of W for a few rows, as the recurrent step of inference does: there the
+    /// time goes into streaming W through the caches (an f32 `W_hhᵀ` of 384 units, 2.4 MB, does
+    /// not fit a 2 MB L2), so half the bytes run it about twice as fast; `vcvtph2ps` widens each
+    /// value back to f32 exactly and the sums stay f32. Each weight moves by at most 2⁻¹¹ of
+    /// itself (values below 6·10⁻⁵ by less than 3·10⁻⁸). Only where the f32 panel kernel runs
+    /// (f32 on AVX-512) or the AVX2 one (with F16C, which every AVX2 CPU but a very few early
+    /// ones has); elsewhere `self` unchanged.
+    pub fn into_half(mut self) -> Self {
+        let is_f32 = std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>();
+        if is_f32 && (self.panels || half_rows_kernel()) {
+            self.half =
+                self.data.iter().map(|v| half::f16::from_f64(v.to_f64_lossy()).to_bits()).collect();
+            self.data = Vec::new();
+        }
+        self
+    }
+
+    /// Whether the panels are held in half precision ([`Packed::into_half`]).
+    pub fn is_half(&self) -> bool {
+        !self.half.is_empty()
     }
 
     /// (K, N)
     pub fn dim(&self) -> (usize, usize) {
         (self.k, self.n)
+    }
+
+    /// `w` (K, N) packed the way [`gemm_acc`] would pack it for its own kernel, or None where
+    /// [`gemm_acc`] would not use one (not f32, or no AVX-512): a constant `B` packed once for
+    /// [`gemm_acc_packed`] instead of on every call.
+    pub fn for_gemm_acc(w: ArrayView2<F>) -> Option<Self> {
+        panel_kernel::<F>().then(|| Packed::new(w))
+    }
+}
+
+/// Whether [`Packed::into_half`] has the AVX2 kernel for the (K, N) layout: AVX2 with FMA and
+/// F16C at the current level (below AVX-512, where the panels are used).
+fn half_rows_kernel() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        Simd::active() == Simd::Avx2Fma && is_x86_feature_detected!("f16c")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// `out += A · W` with W (K, N) row-major in half precision ([`Packed::into_half`] below
+/// AVX-512), A (M, K) row-major: rows three at a time (then two or one), 32 columns at once
+/// (then 8, then one by one), each output the same in-order chain of multiply-adds over K.
+///
+/// # Safety
+/// AVX2, FMA and F16C; `a` holds M rows of K values, `w` K rows of N, `out` M rows of N.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn rows_half_avx2(
+    a: *const f32,
+    w: *const u16,
+    out: *mut f32,
+    m: usize,
+    k: usize,
+    n: usize,
+) {
+    let mut r = 0;
+    while r < m {
+        // SAFETY: rows r .. r + R ≤ m of a and out, as the caller vouches for.
+        unsafe {
+            let (a, out) = (a.add(r * k), out.add(r * n));
+            r += match m - r {
+                1 => {
+                    block_half_avx2::<1>(a, w, out, k, n);
+                    1
+                }
+                2 => {
+                    block_half_avx2::<2>(a, w, out, k, n);
+                    2
+                }
+                _ => {
+                    block_half_avx2::<3>(a, w, out, k, n);
+                    3
+                }
+            };
+        }
+    }
+}
+
+/// R rows of [`rows_half_avx2`].
+///
+/// # Safety
+/// As [`rows_half_avx2`], for R rows.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+unsafe fn block_half_avx2<const R: usize>(
+    a: *const f32,
+    w: *const u16,
+    out: *mut f32,
+    k: usize,
+    n: usize,
+) {
+    let mut c0 = 0;
+    // SAFETY: columns c0 .. c0 + 8Q ≤ n of R rows.
+    unsafe {
+        while c0 + 32 <= n {
+            cols_half_avx2::<R, 4>(a, w, out, k, n, c0);
+            c0 += 32;
+        }
+        while c0 + 8 <= n {
+            cols_half_avx2::<R, 1>(a, w, out, k, n, c0);
+            c0 += 8;
+        }
+        for c in c0..n {
+            for r in 0..R {
+                let mut acc = *out.add(r * n + c);
+                for kk in 0..k {
+                    let wv = half::f16::from_bits(*w.add(kk * n + c)).to_f32();
+                    acc = (*a.add(r * k + kk)).mul_add(wv, acc);
+                }
+                *out.add(r * n + c) = acc;
+            }
+        }
+    }
+}
+
+/// R rows × 8Q columns from column `c0` of [`rows_half_avx2`].
+///
+/// # Safety
+/// As [`rows_half_avx2`], with c0 + 8Q ≤ n.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+unsafe fn cols_half_avx2<const R: usize, const Q: usize>(
+    a: *const f32,
+    w: *const u16,
+    out: *mut f32,
+    k: usize,
+    n: usize,
+    c0: usize,
+) {
+    use std::arch::x86_64::*;
+    // SAFETY: bounds as documented.
+    unsafe {
+        let mut acc = [[_mm256_setzero_ps(); Q]; R];
+        for (r, acc_r) in acc.iter_mut().enumerate() {
+            for (q, acc_q) in acc_r.iter_mut().enumerate() {
+                *acc_q = _mm256_loadu_ps(out.add(r * n + c0 + 8 * q));
+            }
+        }
+        for kk in 0..k {
+            let row = w.add(kk * n + c0);
+            let wv: [__m256; Q] =
+                std::array::from_fn(|q| _mm256_cvtph_ps(_mm_loadu_si128(row.add(8 * q).cast())));
+            for (r, acc_r) in acc.iter_mut().enumerate() {
+                let x = _mm256_set1_ps(*a.add(r * k + kk));
+                for (acc_q, &wq) in acc_r.iter_mut().zip(&wv) {
+                    *acc_q = _mm256_fmadd_ps(x, wq, *acc_q);
+                }
+            }
+        }
+        for (r, acc_r) in acc.iter().enumerate() {
+            for (q, &acc_q) in acc_r.iter().enumerate() {
+                _mm256_storeu_ps(out.add(r * n + c0 + 8 * q), acc_q);
+            }
+        }
     }
 }
 
@@ -242,6 +407,21 @@ fn panel_kernel<F: Float>() -> bool {
 pub fn gemm_packed<F: Float>(a: &[F], w: &Packed<F>, out: &mut [F], m: usize) {
     let (k, n) = w.dim();
     assert!(a.len() >= m * k && out.len() >= m * n, "gemm_packed: slice sizes");
+    #[cfg(target_arch = "x86_64")]
+    if w.is_half() {
+        let (ap, wp, op) = (a.as_ptr().cast(), w.half.as_ptr(), out.as_mut_ptr().cast());
+        // SAFETY: `half` is only filled for F = f32, with `panels` on AVX-512F (N/16 panels of
+        // K · 16 values), else in the (K, N) layout on a CPU with AVX2, FMA and F16C; a holds M
+        // rows of K, out M rows of N (checked above).
+        unsafe {
+            if w.panels {
+                panels_half_avx512(ap, wp, op, m, k, n);
+            } else {
+                rows_half_avx2(ap, wp, op, m, k, n);
+            }
+        }
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     if w.panels {
         // SAFETY: `panels` is only set for F = f32 on a CPU with AVX-512F; a holds M rows of K,
@@ -296,6 +476,41 @@ pub fn gemm_acc<F: Float>(a: ArrayView2<F>, b: ArrayView2<F>, c: &mut ArrayViewM
         }
     }
     gemm(F::one(), a, b, F::one(), c);
+}
+
+/// [`gemm_acc`] with `b` already packed by [`Packed::for_gemm_acc`] (`packed` = None, a packing
+/// of another shape, a non-row-major `a` or `c`: [`gemm_acc`] itself). The same kernel on the
+/// same panels, so the same result to the last bit.
+pub fn gemm_acc_packed<F: Float>(
+    a: ArrayView2<F>,
+    b: ArrayView2<F>,
+    packed: Option<&Packed<F>>,
+    c: &mut ArrayViewMut2<F>,
+) {
+    let ((m, k), n) = (a.dim(), b.ncols());
+    #[cfg(target_arch = "x86_64")]
+    if let Some(w) = packed
+        && w.panels
+        && w.dim() == (k, n)
+        && (m, n) == c.dim()
+        && m > 0
+        && let (Some(a_sl), Some(out)) = (a.to_slice(), c.as_slice_mut())
+    {
+        assert!(a_sl.len() == m * k && out.len() == m * n, "gemm_acc_packed: slice sizes");
+        if k == 0 || n == 0 {
+            return;
+        }
+        // SAFETY: `panels` is only set for F = f32 on a CPU with AVX-512F; a holds M rows of K
+        // (row-major), out M rows of N (checked above), the panel data N/16 · K · 16 values.
+        unsafe {
+            let (ap, op, wp) =
+                (a_sl.as_ptr().cast(), out.as_mut_ptr().cast(), w.data.as_ptr().cast());
+            panels_avx512::<false>(ap, k, wp, op, m, k, n);
+        }
+        return;
+    }
+    let _ = (m, k, n, packed);
+    gemm_acc(a, b, c);
 }
 
 /// `out += A · W`, one group of 8 rows of A at a time against every panel of W: 8 rows × 2 panels
@@ -364,7 +579,7 @@ unsafe fn panels_avx512<const TRANS: bool>(
                 };
                 for g in 0..groups {
                     let (ag, ld) = group_a(g);
-                    sweep_panels::<TRANS, 8, 2>(panels, |p| tile(ag, ld, m0 + 8 * g, p));
+                    sweep_panels::<TRANS, 8, 2, _>(panels, |p| tile(ag, ld, m0 + 8 * g, p));
                 }
                 // Leftover rows three, then two, then one at a time, 4 panels at once (M = 1 in
                 // inference, 3 for the warp ensemble's batch): a few rows together read each
@@ -376,15 +591,15 @@ unsafe fn panels_avx512<const TRANS: bool>(
                     let t = move |p| tile(ar, lda, r_now, p);
                     r += match m0 + mc - r {
                         1 => {
-                            sweep_panels::<TRANS, 1, 4>(panels, t);
+                            sweep_panels::<TRANS, 1, 4, _>(panels, t);
                             1
                         }
                         2 => {
-                            sweep_panels::<TRANS, 2, 4>(panels, t);
+                            sweep_panels::<TRANS, 2, 4, _>(panels, t);
                             2
                         }
                         _ => {
-                            sweep_panels::<TRANS, 3, 4>(panels, t);
+                            sweep_panels::<TRANS, 3, 4, _>(panels, t);
                             3
                         }
                     };
@@ -396,16 +611,103 @@ unsafe fn panels_avx512<const TRANS: bool>(
     }
 }
 
+/// `out += A · W` with W in half-precision panels ([`Packed::into_half`]), A (M, K) row-major:
+/// four rows at a time (then three, two or one) against 4 panels, which covers the recurrent
+/// step's M = batch.
+///
+/// # Safety
+/// AVX-512F; `a` holds M rows of K values, `w` the N/16 panels of K × 16 values each, `out` M
+/// rows of N values.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn panels_half_avx512(
+    a: *const f32,
+    w: *const u16,
+    out: *mut f32,
+    m: usize,
+    k: usize,
+    n: usize,
+) {
+    let panels = n.div_ceil(PANEL);
+    let pstride = k * PANEL;
+    let mut r = 0;
+    while r < m {
+        let r0 = r;
+        // SAFETY: rows < m, panels < N/16 and depths < k are inside the matrices.
+        let tile = |p: usize| unsafe {
+            Tile {
+                a: a.add(r0 * k),
+                lda: k,
+                w: w.add(p * pstride),
+                pstride,
+                o: out.add(r0 * n + p * PANEL),
+                n,
+                cols: n - p * PANEL,
+                kc: k,
+            }
+        };
+        // SAFETY: every tile of these rows and panels is inside the matrices (above).
+        unsafe {
+            r += match m - r {
+                1 => {
+                    sweep_panels::<false, 1, 4, u16>(panels, tile);
+                    1
+                }
+                2 => {
+                    sweep_panels::<false, 2, 4, u16>(panels, tile);
+                    2
+                }
+                3 => {
+                    sweep_panels::<false, 3, 4, u16>(panels, tile);
+                    3
+                }
+                _ => {
+                    sweep_panels::<false, 4, 4, u16>(panels, tile);
+                    4
+                }
+            };
+        }
+    }
+}
+
+/// A stored weight type of the panel kernel: 16 consecutive values loaded as 16 f32 lanes.
+#[cfg(target_arch = "x86_64")]
+trait PanelElem: Copy {
+    /// # Safety
+    /// AVX-512F; 16 values readable at `p`.
+    unsafe fn load16(p: *const Self) -> std::arch::x86_64::__m512;
+}
+
+#[cfg(target_arch = "x86_64")]
+impl PanelElem for f32 {
+    #[inline(always)]
+    unsafe fn load16(p: *const f32) -> std::arch::x86_64::__m512 {
+        // SAFETY: as the trait says.
+        unsafe { std::arch::x86_64::_mm512_loadu_ps(p) }
+    }
+}
+
+/// IEEE binary16 bits (`half::f16`), widened exactly to f32 by `vcvtph2ps`.
+#[cfg(target_arch = "x86_64")]
+impl PanelElem for u16 {
+    #[inline(always)]
+    unsafe fn load16(p: *const u16) -> std::arch::x86_64::__m512 {
+        use std::arch::x86_64::*;
+        // SAFETY: as the trait says (32 bytes).
+        unsafe { _mm512_cvtph_ps(_mm256_loadu_si256(p.cast())) }
+    }
+}
+
 /// The operands of one [`panel_block`] call: A at its first row and depth (leading dimension
 /// `lda`), the first of its panels of W (`pstride` values apart, already at the first depth), the
 /// first output value `o` (rows `n` values apart, `cols` columns from `o` to the end of the row),
 /// and the depth `kc`.
 #[cfg(target_arch = "x86_64")]
 #[derive(Clone, Copy)]
-struct Tile {
+struct Tile<E = f32> {
     a: *const f32,
     lda: usize,
-    w: *const f32,
+    w: *const E,
     pstride: usize,
     o: *mut f32,
     n: usize,
@@ -421,19 +723,19 @@ struct Tile {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[inline]
-unsafe fn sweep_panels<const TRANS: bool, const R: usize, const NP: usize>(
+unsafe fn sweep_panels<const TRANS: bool, const R: usize, const NP: usize, E: PanelElem>(
     panels: usize,
-    tile: impl Fn(usize) -> Tile,
+    tile: impl Fn(usize) -> Tile<E>,
 ) {
     let mut p = 0;
     while p < panels {
         // SAFETY: the caller vouches for every tile of panels 0..panels.
         unsafe {
             if p + NP <= panels {
-                panel_block::<TRANS, R, NP>(tile(p));
+                panel_block::<TRANS, R, NP, E>(tile(p));
                 p += NP;
             } else {
-                panel_block::<TRANS, R, 1>(tile(p));
+                panel_block::<TRANS, R, 1, E>(tile(p));
                 p += 1;
             }
         }
@@ -449,7 +751,9 @@ unsafe fn sweep_panels<const TRANS: bool, const R: usize, const NP: usize>(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[inline]
-unsafe fn panel_block<const TRANS: bool, const R: usize, const NP: usize>(t: Tile) {
+unsafe fn panel_block<const TRANS: bool, const R: usize, const NP: usize, E: PanelElem>(
+    t: Tile<E>,
+) {
     let Tile { a, lda, w, pstride, o, n, cols, kc } = t;
     use std::arch::x86_64::*;
     let masks: [__mmask16; NP] = std::array::from_fn(|q| {
@@ -466,7 +770,7 @@ unsafe fn panel_block<const TRANS: bool, const R: usize, const NP: usize>(t: Til
         }
         for kk in 0..kc {
             let wv: [__m512; NP] =
-                std::array::from_fn(|q| _mm512_loadu_ps(w.add(q * pstride + kk * PANEL)));
+                std::array::from_fn(|q| E::load16(w.add(q * pstride + kk * PANEL)));
             for (r, acc_r) in acc.iter_mut().enumerate() {
                 let av = if TRANS { *a.add(kk * lda + r) } else { *a.add(r * lda + kk) };
                 let x = _mm512_set1_ps(av);
@@ -555,6 +859,53 @@ mod tests {
                     "f32 ({m}, {k}, {n}), {:?} kernels",
                     Simd::active()
                 );
+            }
+        });
+    }
+
+    #[test]
+    fn half_panels_multiply_by_the_weights_rounded_to_half() {
+        every_level(|| {
+            let avx512 = Simd::active() == Simd::Avx512;
+            // Half precision where a kernel for it runs: the AVX-512 panels, or AVX2 with F16C.
+            let halves =
+                avx512 || (Simd::active() == Simd::Avx2Fma && is_x86_feature_detected!("f16c"));
+            // Rows around the 4-row blocks of the half kernel as well.
+            let shapes = SHAPES.iter().copied().chain([(4, 40, 100), (6, 384, 1536), (9, 17, 48)]);
+            for (m, k, n) in shapes {
+                let (a, w, init) = operands(m, k, n);
+                // Small integers are exact in half precision, and their sums in f32.
+                let expect = (&init + &a.dot(&w)).mapv(|v| v as f32);
+                let wt = w.mapv(|v| v as f32).t().as_standard_layout().into_owned();
+                let packed = Packed::new(wt.t()).into_half();
+                assert_eq!(packed.is_half(), halves, "{:?}", Simd::active());
+                let mut out = init.mapv(|v| v as f32);
+                let a32 = a.mapv(|v| v as f32);
+                gemm_packed(a32.as_slice().unwrap(), &packed, out.as_slice_mut().unwrap(), m);
+                assert_eq!(out, expect, "({m}, {k}, {n}), {:?} kernels", Simd::active());
+                // Other values: the product of the half-rounded weights (in f64), within f32
+                // rounding of the sums; not the product of the weights as given.
+                let w = w.mapv(|v| (v + 0.3) * 0.0123);
+                let rounded = w.mapv(|v| half::f16::from_f64(v).to_f64());
+                let packed = Packed::new(w.mapv(|v| v as f32).view()).into_half();
+                let mut out = init.mapv(|v| v as f32);
+                gemm_packed(a32.as_slice().unwrap(), &packed, out.as_slice_mut().unwrap(), m);
+                let want = &init + &a.dot(if halves { &rounded } else { &w });
+                let scale = &init + &a.mapv(f64::abs).dot(&w.mapv(f64::abs));
+                let worst = (0..m * n)
+                    .map(|i| (i / n, i % n))
+                    .map(|ix| (out[ix] as f64 - want[ix]).abs() / (1.0 + scale[ix]))
+                    .fold(0.0, f64::max);
+                // f32 sums of k terms: within k · 2⁻²⁴ of Σ|a·w| (and then some).
+                let tol = 1e-7 * (k as f64 + 1.0);
+                assert!(worst < tol, "({m}, {k}, {n}) {:?}: off by {worst:e}", Simd::active());
+                if halves {
+                    // The same product from the f32 weights differs: the weights were rounded.
+                    let mut full = init.mapv(|v| v as f32);
+                    let p32 = Packed::new(w.mapv(|v| v as f32).view());
+                    gemm_packed(a32.as_slice().unwrap(), &p32, full.as_slice_mut().unwrap(), m);
+                    assert_ne!(out, full, "({m}, {k}, {n}): the weights were not rounded");
+                }
             }
         });
     }
