@@ -463,7 +463,7 @@ fn matches_pytorch_reference() {
 }
 
 /// Recognition runs `infer`: the LSTM weights packed once and kept, the recurrent ones in half
-/// precision where the AVX-512 kernel runs. Its logits must be the training forward pass's
+/// precision where a kernel for it runs (AVX-512, AVX2 with F16C). Its logits must be the training forward pass's
 /// within that rounding, at every kernel level, and must follow the weights when they change
 /// (a kept packing of old weights would give the old model's output).
 #[test]

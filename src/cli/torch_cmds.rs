@@ -220,7 +220,9 @@ fn logprobs(a: &LogprobsArgs) -> Result<()> {
     if let Some(p) = &a.features_out {
         write_npy(p, &feats)?;
     }
-    let lp = model.log_probs(feats.view())?;
+    // The exact f32 pass: recognition's half-precision recurrent weights would not be Hark's
+    // network as PyTorch computes it.
+    let lp = model.log_probs_exact(feats.view())?;
     write_npy(&a.out, &lp)?;
     eprintln!("{}: {} × {}", a.out.display(), lp.nrows(), lp.ncols());
     Ok(())

@@ -293,7 +293,8 @@ pub struct AcousticModel<F> {
 /// The LSTM layers' weights packed for inference, made by the first [`AcousticModel::infer`]
 /// and kept for the next ones (a model that only runs packs its 8.6 M LSTM weights
 /// once instead of on every utterance: a tenth of the decoding time on short utterances).
-/// Dropped whenever the parameters are borrowed mutably, empty in a clone, ignored by `==`. A
+/// Dropped by [`AcousticModel::params_mut`] (change the weights only through it), empty in a
+/// clone, ignored by `==`. A
 /// packing holds the vector level it was made for; run at another level (a test lowering it),
 /// the pass packs afresh.
 struct PackCache<F>(OnceLock<(Simd, Arc<Vec<BiLstmPacked<F>>>)>);

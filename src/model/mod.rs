@@ -165,6 +165,17 @@ impl Model {
         Ok(lp.axis_iter(Axis(1)).map(|v| v.to_owned()).collect())
     }
 
+    /// [`Self::log_probs`] through the training forward pass, in f32 throughout (no kept packing,
+    /// no half-precision recurrent weights): for comparing Hark's network with another
+    /// implementation of it (`hark torch logprobs`), not for recognition.
+    pub fn log_probs_exact(&self, feats: ArrayView2<f32>) -> Result<Array2<f32>> {
+        let x = feats.insert_axis(Axis(1));
+        let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
+        let (logits, _) = self.net.forward(x, &[feats.nrows()], false, &mut rng)?;
+        let lp = AcousticModel::log_probs(logits.view());
+        Ok(lp.index_axis(Axis(1), 0).to_owned())
+    }
+
     /// `(T', V)` log-probabilities of one utterance's `(T, D)` features (a batch of one).
     pub fn log_probs(&self, feats: ArrayView2<f32>) -> Result<Array2<f32>> {
         let mut lp = self.log_probs_batch(&[feats])?;
@@ -252,5 +263,20 @@ mod tests {
         let short = views[0].slice(ndarray::s![..10, ..]);
         let e = m.log_probs_batch(&[views[1].view(), short]).unwrap_err().to_string();
         assert!(e.contains("equal lengths"), "{e}");
+    }
+
+    #[test]
+    fn exact_log_probs_are_the_training_pass_and_recognition_is_within_rounding_of_them() {
+        let (m, x) = model_and_signal();
+        let f = m.features(&x).unwrap();
+        let exact = m.log_probs_exact(f.view()).unwrap();
+        let x3 = f.view().insert_axis(Axis(1));
+        let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1);
+        let (logits, _) = m.net.forward(x3, &[f.nrows()], false, &mut rng).unwrap();
+        let lp = AcousticModel::log_probs(logits.view());
+        assert_eq!(exact, lp.index_axis(Axis(1), 0));
+        let used = m.log_probs(f.view()).unwrap();
+        let diff = (&used - &exact).mapv(f32::abs).fold(0.0f32, |a, &d| a.max(d));
+        assert!(diff < 1e-3, "recognition's pass differs from the exact one by {diff}");
     }
 }

@@ -8,7 +8,9 @@
 //!   gradients over all T·B frames). With f32 on an AVX-512 CPU, B is packed into 16-column
 //!   panels and multiplied by Hark's own register-blocked kernel, which measured 10–20 % faster
 //!   than matrixmultiply at these sizes (see `benches/RESULTS.md`); otherwise [`gemm`].
-//! - [`gemm_packed`]: the per-step recurrent product `h·W_hhᵀ` with W packed once per sequence.
+//! - [`gemm_packed`]: the per-step recurrent product `h·W_hhᵀ` with W packed once per sequence
+//!   (per model for recognition, in half precision where a kernel for it runs:
+//!   [`Packed::into_half`]); [`gemm_acc_packed`]: [`gemm_acc`] with `B` packed beforehand.
 
 use ndarray::{ArrayView2, ArrayViewMut2, linalg::general_mat_mul};
 
@@ -170,7 +172,8 @@ const M_BLOCK: usize = 128;
 pub struct Packed<F> {
     /// (N/16 panels, K, 16) or (K, N); empty when `half` holds the panels
     data: Vec<F>,
-    /// The panels in IEEE half precision (binary16 bits), after [`Packed::into_half`]
+    /// The same values in IEEE half precision (binary16 bits), after [`Packed::into_half`]: the
+    /// panels on AVX-512, the (K, N) layout on AVX2
     half: Vec<u16>,
     k: usize,
     n: usize,
@@ -225,7 +228,8 @@ impl<F: Float> Packed<F> {
     /// time goes into streaming W through the caches (an f32 `W_hhᵀ` of 384 units, 2.4 MB, does
     /// not fit a 2 MB L2), so half the bytes run it about twice as fast; `vcvtph2ps` widens each
     /// value back to f32 exactly and the sums stay f32. Each weight moves by at most 2⁻¹¹ of
-    /// itself (values below 6·10⁻⁵ by less than 3·10⁻⁸). Only where the f32 panel kernel runs
+    /// itself (values below 6·10⁻⁵ by less than 3·10⁻⁸; beyond ±65504 a value would become
+    /// infinite, far outside what an LSTM's weights reach). Only where the f32 panel kernel runs
     /// (f32 on AVX-512) or the AVX2 one (with F16C, which every AVX2 CPU but a very few early
     /// ones has); elsewhere `self` unchanged.
     pub fn into_half(mut self) -> Self {
@@ -402,7 +406,7 @@ fn panel_kernel<F: Float>() -> bool {
     }
 }
 
-/// `out += a · w` with `w` prepared by [`Packed::new`]: a (M, K), out (M, N), row-major
+/// `out += a · w` with `w` prepared by [`Packed::new`] (and perhaps [`Packed::into_half`]): a (M, K), out (M, N), row-major
 /// contiguous. Used for the per-step recurrent products of the LSTM (M = batch).
 pub fn gemm_packed<F: Float>(a: &[F], w: &Packed<F>, out: &mut [F], m: usize) {
     let (k, n) = w.dim();
@@ -491,6 +495,7 @@ pub fn gemm_acc_packed<F: Float>(
     #[cfg(target_arch = "x86_64")]
     if let Some(w) = packed
         && w.panels
+        && !w.is_half()
         && w.dim() == (k, n)
         && (m, n) == c.dim()
         && m > 0
@@ -868,8 +873,11 @@ mod tests {
         every_level(|| {
             let avx512 = Simd::active() == Simd::Avx512;
             // Half precision where a kernel for it runs: the AVX-512 panels, or AVX2 with F16C.
-            let halves =
-                avx512 || (Simd::active() == Simd::Avx2Fma && is_x86_feature_detected!("f16c"));
+            #[cfg(target_arch = "x86_64")]
+            let f16c = is_x86_feature_detected!("f16c");
+            #[cfg(not(target_arch = "x86_64"))]
+            let f16c = false;
+            let halves = avx512 || (Simd::active() == Simd::Avx2Fma && f16c);
             // Rows around the 4-row blocks of the half kernel as well.
             let shapes = SHAPES.iter().copied().chain([(4, 40, 100), (6, 384, 1536), (9, 17, 48)]);
             for (m, k, n) in shapes {
