@@ -91,8 +91,7 @@ fn decode_bench(c: &mut Criterion) {
         let lse = row.iter().map(|x| x.exp()).sum::<f32>().ln();
         row.mapv_inplace(|x| x - lse);
     }
-    let opts =
-        BeamOptions { beam_width: 16, prune_log_prob: -10.0, lm_weight: 0.0, word_bonus: 0.0 };
+    let opts = BeamOptions { lm_weight: 0.0, word_bonus: 0.0, ..BeamOptions::default() };
     c.bench_function("prefix_beam_search_T333_V29_beam16", |bch| {
         bch.iter(|| black_box(prefix_beam_search(lp.view(), &alphabet, 0.03, &opts, None)))
     });

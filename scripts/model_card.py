@@ -245,6 +245,8 @@ def main():
         ]
         for ev in evals:
             how = "greedy, no LM" if not ev.get("lm") else f"beam {ev.get('beam')} + LM (weight {ev.get('lm_weight')}, bonus {ev.get('word_bonus')})"
+            if ev.get("lm") and ev.get("blank_penalty"):
+                how += f", blank penalty {ev['blank_penalty']}"
             how += warp_label(ev)
             lines.append(
                 f"| {how} | {ev['utterances']} | {100 * ev['cer']:.2f} | {100 * ev['wer']:.2f} | "

@@ -212,7 +212,9 @@ fn padded_batch_equals_single_utterances() {
 
 // ---------------------------------------------------------------- decoders
 
-use hark::ctc::{Alphabet, ArpaLm, BeamOptions, LanguageModel, greedy, prefix_beam_search};
+use hark::ctc::{
+    Alphabet, ArpaLm, BeamOptions, LanguageModel, greedy, labeling_log_prob, prefix_beam_search,
+};
 use ndarray::Array2;
 
 /// (T, V) log-probabilities from per-frame lists of (char, probability); the remaining mass is
@@ -235,7 +237,13 @@ fn frames(alphabet: &Alphabet, spec: &[&[(char, f32)]]) -> Array2<f32> {
 }
 
 fn no_lm(width: usize) -> BeamOptions {
-    BeamOptions { beam_width: width, prune_log_prob: -30.0, lm_weight: 0.0, word_bonus: 0.0 }
+    BeamOptions {
+        beam_width: width,
+        prune_log_prob: -30.0,
+        lm_weight: 0.0,
+        word_bonus: 0.0,
+        blank_penalty: 0.0,
+    }
 }
 
 fn random_log_probs(rng: &mut ChaCha8Rng, t: usize, v: usize, peak: f32) -> Array2<f32> {
@@ -335,6 +343,87 @@ fn wide_beam_finds_the_most_likely_labeling_by_brute_force() {
         let hyps = prefix_beam_search(lp.view(), &a, 0.01, &no_lm(500), None);
         assert_eq!(&hyps[0].labels, best.0);
         assert!((hyps[0].log_prob as f64 - best.1.ln()).abs() < 1e-4);
+    }
+}
+
+#[test]
+fn labeling_log_prob_is_minus_the_ctc_loss() {
+    let mut rng = ChaCha8Rng::seed_from_u64(21);
+    let (t, v) = (9, 5);
+    for labels in [vec![], vec![1], vec![2, 2], vec![1, 3, 3, 4], vec![4, 1, 4, 2, 1]] {
+        let lp = random_log_probs(&mut rng, t, v, 1.0);
+        let logits = lp.clone().into_shape_with_order((t, 1, v)).unwrap().mapv(|x| x as f64);
+        let nll = ctc_loss(logits.view(), &[t], std::slice::from_ref(&labels), Reduction::Sum)
+            .unwrap()
+            .losses[0];
+        let got = labeling_log_prob(lp.view(), &labels) as f64;
+        assert!((got + nll).abs() < 1e-4, "{labels:?}: {got} vs {}", -nll);
+    }
+    // Five equal labels need nine frames, six need eleven; out-of-range labels have no
+    // probability.
+    let lp = random_log_probs(&mut rng, t, v, 1.0);
+    assert!(labeling_log_prob(lp.view(), &[1; 5]).is_finite());
+    assert_eq!(labeling_log_prob(lp.view(), &[1; 6]), f32::NEG_INFINITY);
+    assert_eq!(labeling_log_prob(lp.view(), &[0]), f32::NEG_INFINITY);
+    assert_eq!(labeling_log_prob(lp.view(), &[v]), f32::NEG_INFINITY);
+    assert_eq!(labeling_log_prob(lp.slice(ndarray::s![..0, ..]), &[]), 0.0);
+}
+
+#[test]
+fn blank_penalty_keeps_a_character_the_blank_nearly_hid() {
+    // Three frames of P(blank) = 0.9, P(a) = 0.1: "" (0.729) beats "a" (0.001 + 2·0.009 +
+    // 3·0.081 = 0.262). With the blank at 0.9·e^-1 the penalized "a" (0.0405) beats "" (0.0363).
+    let a = Alphabet::default();
+    let f: &[(char, f32)] = &[('_', 0.9), ('a', 0.1)];
+    let lp = frames(&a, &[f, f, f]);
+    assert_eq!(prefix_beam_search(lp.view(), &a, 0.03, &no_lm(8), None)[0].text, "");
+    let pen = BeamOptions { blank_penalty: 1.0, ..no_lm(8) };
+    let hyps = prefix_beam_search(lp.view(), &a, 0.03, &pen, None);
+    assert_eq!(hyps[0].text, "a");
+    // What is reported is the true probability of "a", and its confidence from it.
+    assert!((hyps[0].log_prob - 0.262f32.ln()).abs() < 1e-4, "{}", hyps[0].log_prob);
+    assert!((hyps[0].confidence - (0.262f32.ln() / 3.0).exp()).abs() < 1e-5);
+    // The ranking is the search over the shifted blank column.
+    let mut shifted = lp.clone();
+    shifted.column_mut(0).mapv_inplace(|x| x - 1.0);
+    let plain = prefix_beam_search(shifted.view(), &a, 0.03, &no_lm(8), None);
+    for (h, s) in hyps.iter().zip(&plain) {
+        assert_eq!((&h.text, h.score), (&s.text, s.score));
+    }
+}
+
+#[test]
+fn blank_penalty_picks_the_best_penalized_labeling_by_brute_force() {
+    let a = Alphabet { chars: vec![' ', 'a'] };
+    let mut rng = ChaCha8Rng::seed_from_u64(19);
+    let (t, v) = (7, 3);
+    for penalty in [0.5f32, 1.5, -0.5] {
+        let lp = random_log_probs(&mut rng, t, v, 0.5);
+        // every path, summed per collapsed labeling: (true, penalized) probabilities
+        let mut totals: std::collections::HashMap<Vec<usize>, (f64, f64)> = Default::default();
+        for code in 0..v.pow(t as u32) {
+            let path: Vec<usize> = (0..t).map(|i| code / v.pow(i as u32) % v).collect();
+            let mut lab = Vec::new();
+            let mut prev = 0;
+            for &p in &path {
+                if p != 0 && p != prev {
+                    lab.push(p);
+                }
+                prev = p;
+            }
+            let lpp: f64 = path.iter().enumerate().map(|(i, &p)| lp[[i, p]] as f64).sum();
+            let blanks = path.iter().filter(|&&p| p == 0).count() as f64;
+            let e = totals.entry(lab).or_default();
+            e.0 += lpp.exp();
+            e.1 += (lpp - penalty as f64 * blanks).exp();
+        }
+        let best = totals.iter().max_by(|x, y| x.1.1.total_cmp(&y.1.1)).unwrap();
+        let opts = BeamOptions { blank_penalty: penalty, ..no_lm(500) };
+        let hyps = prefix_beam_search(lp.view(), &a, 0.01, &opts, None);
+        assert!(hyps.len() <= hark::ctc::decode::MAX_RESULTS);
+        assert_eq!(&hyps[0].labels, best.0, "penalty {penalty}");
+        assert!((hyps[0].score as f64 - best.1.1.ln()).abs() < 1e-4);
+        assert!((hyps[0].log_prob as f64 - best.1.0.ln()).abs() < 1e-4);
     }
 }
 
@@ -544,8 +633,7 @@ fn lm_is_applied_to_each_completed_word() {
     let arpa = "\\data\\\nngram 1=4\nngram 2=2\n\n\\1-grams:\n-1\t<unk>\n-99\t<s>\t-0.25\n-0.5\t</s>\n\
                 -0.7\tab\t-0.125\n\n\\2-grams:\n-0.3\t<s> ab\n-0.2\tab ab\n\n\\end\\\n";
     let lm: ArpaLm = arpa.parse().unwrap();
-    let opts =
-        BeamOptions { beam_width: 8, prune_log_prob: -30.0, lm_weight: 2.0, word_bonus: 0.5 };
+    let opts = BeamOptions { lm_weight: 2.0, word_bonus: 0.5, ..no_lm(8) };
     let h = &prefix_beam_search(lp.view(), &a, 0.03, &opts, Some(&lm))[0];
     assert_eq!(h.text, "ab ab");
     // P(ab|<s>) = -0.3, P(ab|ab) = -0.2, P(</s>|ab) = bow(ab) + P(</s>) = -0.125 - 0.5 (log10)
@@ -658,7 +746,8 @@ fn trie_beam_search_equals_the_textbook_version() {
             let lp = random_log_probs(&mut rng, t, a.num_labels(), peak);
             let got = prefix_beam_search(lp.view(), &a, 0.01, &no_lm(width), None);
             let want = reference_beam(&lp, width);
-            assert_eq!(got.len(), want.len());
+            // (the search returns the best MAX_RESULTS of its beam)
+            assert_eq!(got.len(), want.len().min(hark::ctc::decode::MAX_RESULTS));
             for (g, w) in got.iter().zip(&want) {
                 assert_eq!(g.labels, w.0, "T={t} width={width}");
                 assert!((g.log_prob - w.1).abs() < 1e-4);

@@ -14,22 +14,23 @@ use hark::train::metrics::ErrorRates;
 
 /// Character error rate bounds (percent) over the synthetic samples. The shipped model (stage
 /// 17, two more epochs from stage 16's weights, averaged, 2026-12-07) measured 35.6 % greedy (one
-/// pass) and 25.1 % with its shipped decoding (LM with look-ahead, beam 512 and the three-warp
-/// ensemble); stages 15-16 averaged, shipped before it, 36.1 % and 29.3 %; the mean of stage 15's
+/// pass) and 21.5 % with its shipped decoding (LM with look-ahead, beam 512, the three-warp
+/// ensemble and blank penalty 2; 25.1 % before the blank penalty); stages 15-16 averaged, shipped before it, 36.1 % and 29.3 %; the mean of stage 15's
 /// first three epochs 36.6 % and 30.9 %; stage 13 averaged 37.7 % and 25.1 % (six files: on the
 /// 600 held-out utterances the models are level, 35.5-35.8 % greedy and 31.4-32.8 % with the LM),
 /// stage 12 33.0 % and 35.6 %, stage 10 34.6 % and 32.5 %. An untrained or broken model scores
 /// near 100 %.
 const GREEDY_CER_BOUND: f64 = 40.0;
-const LM_CER_BOUND: f64 = 32.0;
+const LM_CER_BOUND: f64 = 26.0;
 
 /// Bounds (percent) on the four real-voice samples (`assets/real`). The shipped model (stage 17)
-/// measured 34.4 % greedy and 29.4 % with its shipped decoding (on the 789-utterance real test
-/// set the LM takes WER 74.6 -> 48.8 %); stages 15-16 before it 36.3 % / 32.5 %, the stage-15
+/// measured 34.4 % greedy and 33.1 % with its shipped decoding (29.4 % before the blank penalty:
+/// on four files a few characters swing it; on the 789-utterance real test set the blank
+/// penalty took CER 30.3 -> 27.2 % and WER 48.8 -> 47.5 %, against 74.6 % greedy); stages 15-16 before it 36.3 % / 32.5 %, the stage-15
 /// mean 35.6 % / 36.3 %, stage 13 averaged 37.5 % / 37.5 %, stage 12 41.3 % / 42.5 %, stage 10
 /// 42.5 % / 47.5 %, the synthetic-only model 60.0 % / 60.0 %.
 const REAL_GREEDY_CER_BOUND: f64 = 39.0;
-const REAL_LM_CER_BOUND: f64 = 34.0;
+const REAL_LM_CER_BOUND: f64 = 37.0;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -63,6 +64,7 @@ fn no_lm_args() -> LmArgs {
         no_lm: false,
         lm_weight: None,
         word_bonus: None,
+        blank_penalty: None,
         hot_words: None,
         hot_word: Vec::new(),
         hot_boost: 5.0,

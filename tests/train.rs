@@ -595,7 +595,7 @@ fn tiny_decoder(dir: &Path) {
     std::fs::write(dir.join("words.arpa"), arpa).unwrap();
     std::fs::write(
         dir.join("decoder.json"),
-        r#"{"lm": "words.arpa", "lm_weight": 0.7, "word_bonus": 1.5, "beam": 8, "note": "by hand"}"#,
+        r#"{"lm": "words.arpa", "lm_weight": 0.7, "word_bonus": 1.5, "blank_penalty": 0.5, "beam": 8, "note": "by hand"}"#,
     )
     .unwrap();
 }
@@ -637,6 +637,7 @@ fn fine_tuned_model_keeps_its_decoder_and_language_model() {
             .unwrap();
     assert_eq!(d["lm"], "words.arpa");
     assert_eq!((d["lm_weight"].as_f64(), d["beam"].as_u64()), (Some(0.7), Some(8)));
+    assert_eq!(d["blank_penalty"].as_f64(), Some(0.5));
     assert!(d["note"].as_str().unwrap().contains("carried from"), "{d}");
     let m = Model::load(&tuned).unwrap();
     assert!(m.config.training.start_val_cer.is_some());
@@ -660,7 +661,7 @@ fn fine_tuned_model_keeps_its_decoder_and_language_model() {
     let ev: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert!(ev["lm"].as_str().unwrap().ends_with("moved/words.arpa"), "{ev}");
-    assert_eq!(ev["beam"], 8);
+    assert_eq!((&ev["beam"], ev["blank_penalty"].as_f64()), (&8.into(), Some(0.5)));
     let (code, _, err) =
         hark_cli(&["transcribe".into(), wav, "--model".into(), moved.display().to_string()]);
     assert_eq!(code, 0, "{err}");

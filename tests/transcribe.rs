@@ -552,25 +552,31 @@ fn cli_lm_tune_saves_the_best_setting_that_eval_reproduces() {
     for (bad, names) in [
         (&["--warps", "0.9,1.5"][..], ["--warps", "1.5"]),
         (&["--weights", "0.5,nan"][..], ["--weights", "finite"]),
+        (&["--blank-penalties", "0,11"][..], ["--blank-penalties", "got 11"]),
     ] {
         let (code, _, err) = tune(&[bad, &["--save"]].concat());
         assert_eq!(code, 2, "{err}");
         assert!(names.iter().all(|n| err.contains(n)), "{err}");
         assert!(!decoder.exists() && !mdir.join("tiny.arpa").exists());
     }
-    let (code, out, err) = tune(&["--weights", "0.5,1", "--bonuses", "0,2", "--save"]);
+    let (code, out, err) =
+        tune(&["--weights", "0.5,1", "--bonuses", "0,2", "--blank-penalties", "0,1", "--save"]);
     assert_eq!(code, 0, "{err}");
     // Greedy glues the two bursts' letters into "aa"; the LM search keeps a word it knows ("a"),
     // the same at every grid point, so the first is kept.
     assert!(out.starts_with("2 utterances; greedy, no LM: WER 75.00%  CER 50.00%"), "{out}");
     let rows: Vec<&str> = out.lines().filter(|l| l.trim_start().starts_with(['0', '1'])).collect();
-    assert_eq!(rows.len(), 4, "{out}");
+    assert_eq!(rows.len(), 8, "{out}");
     let best = out.lines().find(|l| l.starts_with("best: ")).expect(&out);
-    assert_eq!(best, "best: --lm-weight 0.5 --word-bonus 0: WER 50.00%  CER 66.67%", "{out}");
+    assert_eq!(
+        best, "best: --lm-weight 0.5 --word-bonus 0 --blank-penalty 0: WER 50.00%  CER 66.67%",
+        "{out}"
+    );
     let saved: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&decoder).unwrap()).unwrap();
     assert_eq!(saved["lm"], "tiny.arpa");
     assert_eq!((saved["lm_weight"].as_f64(), saved["word_bonus"].as_f64()), (Some(0.5), Some(0.0)));
+    assert_eq!(saved["blank_penalty"].as_f64(), Some(0.0));
     assert_eq!(saved["beam"], 4);
     assert_eq!(std::fs::read(mdir.join("tiny.arpa")).unwrap(), std::fs::read(&lm).unwrap());
     // `hark eval` with the saved decoder.json (its LM, weight, bonus and beam) gets that WER.

@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::ctc::{Alphabet, ArpaLm, LmBuilder};
 use crate::model::Model;
 use crate::runtime::decoder::DecoderConfig;
-use crate::runtime::evaluate::{Posteriors, TunePoint, save_tuned, tune as tune_grid};
+use crate::runtime::evaluate::{Posteriors, TuneGrid, TunePoint, save_tuned, tune as tune_grid};
 use crate::train::data::scan_dataset;
 use crate::util::write_atomic;
 use crate::{Error, Result};
@@ -61,9 +61,18 @@ pub struct TuneArgs {
     /// LM weights to try.
     #[arg(long, value_delimiter = ',', default_value = "0.25,0.5,0.75,1,1.25,1.5,2")]
     pub weights: Vec<f32>,
-    /// Word bonuses to try.
-    #[arg(long, value_delimiter = ',', default_value = "0,0.5,1,1.5,2,3,4")]
+    /// Word bonuses to try (negative ones too: `--bonuses -1,0,1`).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        allow_hyphen_values = true,
+        default_value = "-1,-0.5,0,0.5,1,1.5,2,3,4"
+    )]
     pub bonuses: Vec<f32>,
+    /// Blank penalties to try (subtracted from the blank's ln-probability in the search; 0 =
+    /// none). A model that drops characters on unfamiliar voices gains from one.
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true, default_value = "0,1,2")]
+    pub blank_penalties: Vec<f32>,
     /// Beam width.
     #[arg(long, default_value_t = 16)]
     pub beam: usize,
@@ -138,11 +147,21 @@ fn tune(args: &TuneArgs) -> Result<()> {
             ));
         }
     };
-    for (name, v) in [("--weights", &args.weights), ("--bonuses", &args.bonuses)] {
+    let grid = TuneGrid {
+        weights: args.weights.clone(),
+        bonuses: args.bonuses.clone(),
+        blank_penalties: args.blank_penalties.clone(),
+    };
+    for (name, v) in [
+        ("--weights", &grid.weights),
+        ("--bonuses", &grid.bonuses),
+        ("--blank-penalties", &grid.blank_penalties),
+    ] {
         if v.is_empty() || v.iter().any(|x| !x.is_finite()) {
             return Err(Error::Options(format!("{name} must be a list of finite numbers")));
         }
     }
+    grid.check().map_err(|e| Error::Options(format!("--blank-penalties: {e}")))?;
     if args.save && !model_path.is_dir() {
         return Err(Error::Options(format!(
             "--save needs a model directory (with model.json), not {}",
@@ -160,25 +179,20 @@ fn tune(args: &TuneArgs) -> Result<()> {
         lm_path.display()
     );
     let mut header = false;
-    let report = tune_grid(
-        &post,
-        &alphabet,
-        &lm,
-        &args.weights,
-        &args.bonuses,
-        args.beam,
-        &mut |p: &TunePoint| {
-            if !header {
-                header = true;
-                println!("{:>8} {:>8} {:>8} {:>8}", "weight", "bonus", "WER%", "CER%");
-            }
-            println!("{:>8.2} {:>8.2} {:>8.2} {:>8.2}", p.lm_weight, p.word_bonus, p.wer, p.cer);
-        },
-    )?;
+    let report = tune_grid(&post, &alphabet, &lm, &grid, args.beam, &mut |p: &TunePoint| {
+        if !header {
+            header = true;
+            println!("{:>8} {:>8} {:>8} {:>8} {:>8}", "blank", "weight", "bonus", "WER%", "CER%");
+        }
+        println!(
+            "{:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2}",
+            p.blank_penalty, p.lm_weight, p.word_bonus, p.wer, p.cer
+        );
+    })?;
     let b = report.best;
     println!(
-        "best: --lm-weight {} --word-bonus {}: WER {:.2}%  CER {:.2}%",
-        b.lm_weight, b.word_bonus, b.wer, b.cer
+        "best: --lm-weight {} --word-bonus {} --blank-penalty {}: WER {:.2}%  CER {:.2}%",
+        b.lm_weight, b.word_bonus, b.blank_penalty, b.wer, b.cer
     );
     if args.save {
         let note = format!(

@@ -120,8 +120,13 @@ pub struct LmArgs {
     #[arg(long, value_name = "W")]
     pub lm_weight: Option<f32>,
     /// Score bonus per word with an LM (default: the model's tuned value, else 1.0).
-    #[arg(long, value_name = "B")]
+    #[arg(long, value_name = "B", allow_hyphen_values = true)]
     pub word_bonus: Option<f32>,
+    /// Subtracted from the blank's ln-probability in the beam search, so that characters the
+    /// network nearly emitted are tried (default: the model's tuned value with its own LM, else
+    /// 0; greedy decoding does not use it).
+    #[arg(long, value_name = "P", allow_hyphen_values = true)]
+    pub blank_penalty: Option<f32>,
     /// Hot words: a text file with one word or phrase per line that the decoder should prefer.
     #[arg(long, value_name = "FILE")]
     pub hot_words: Option<PathBuf>,
@@ -174,6 +179,7 @@ impl LmArgs {
                 no_lm: self.no_lm,
                 lm_weight: self.lm_weight,
                 word_bonus: self.word_bonus,
+                blank_penalty: self.blank_penalty,
                 hot,
                 beam,
             },
@@ -549,6 +555,7 @@ fn eval_inner(args: &EvalArgs) -> Result<ExitCode> {
             "lm": tr.lm_path,
             "lm_weight": tr.beam.lm_weight,
             "word_bonus": tr.beam.word_bonus,
+            "blank_penalty": tr.beam.blank_penalty,
             "warps": tr.warps,
             "per_utterance": scored.iter().map(|s| json!({
                 "id": s.id, "audio": s.audio, "reference": s.reference,

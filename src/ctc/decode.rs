@@ -34,7 +34,9 @@ pub struct Hypothesis {
     /// Acoustic ln-probability (greedy: of the best path; beam: of the labeling).
     pub log_prob: f32,
     /// The ranking score: `log_prob + lm_weight · Σ ln P_LM(words, </s>) + word_bonus · words`
-    /// with an LM; `log_prob` for greedy decoding and for beam search without an LM.
+    /// with an LM; `log_prob` for greedy decoding and for beam search without an LM. With a
+    /// [`BeamOptions::blank_penalty`], the search's penalized acoustic score stands for
+    /// `log_prob` here.
     pub score: f32,
 }
 
@@ -96,11 +98,23 @@ pub struct BeamOptions {
     pub lm_weight: f32,
     /// Added per completed word, only with an LM (counters its preference for few words).
     pub word_bonus: f32,
+    /// Subtracted from the blank's ln-probability at every frame while searching (0 = none). A
+    /// CTC model that drops characters under an unfamiliar voice puts too much mass on the
+    /// blank; a penalty makes the search emit a label where it nearly won. It changes which
+    /// labeling wins, not what is reported: with a penalty, each result's `log_prob` is
+    /// recomputed over every alignment with the true posteriors ([`labeling_log_prob`]).
+    pub blank_penalty: f32,
 }
 
 impl Default for BeamOptions {
     fn default() -> Self {
-        BeamOptions { beam_width: 16, prune_log_prob: -10.0, lm_weight: 0.5, word_bonus: 1.0 }
+        BeamOptions {
+            beam_width: 16,
+            prune_log_prob: -10.0,
+            lm_weight: 0.5,
+            word_bonus: 1.0,
+            blank_penalty: 0.0,
+        }
     }
 }
 
@@ -267,7 +281,8 @@ fn accumulate(nodes: &mut [Node], touched: &mut Vec<u32>, n: u32, t: u32, pb: f3
 /// lexicon-constrained LM a partial word is ranked with `lm_weight ·` its look-ahead (the best
 /// unigram ln-probability of a word it can become), which the word's real LM score replaces when
 /// it completes; the look-ahead steers pruning only, it is not part of any result's score.
-/// Returns up to `beam_width` hypotheses, best score first.
+/// Returns up to `beam_width` (at most [`MAX_RESULTS`]) hypotheses, best score first. With a
+/// [`BeamOptions::blank_penalty`] the search ranks by penalized blank probabilities.
 ///
 /// For each prefix `ℓ` it tracks `pb` (paths ending in blank) and `pnb` (ending in `ℓ`'s last
 /// label). At each frame: blank keeps `ℓ` (`pb' += pb + pnb + y∅`); repeating the last label keeps
@@ -308,10 +323,11 @@ pub fn prefix_beam_search(
     for t in 0..t_len {
         let row = log_probs.row(t);
         let y: &[f32] = match row.as_slice() {
-            Some(s) => s,
-            None => {
+            Some(s) if opts.blank_penalty == 0.0 => s,
+            _ => {
                 owned_row.clear();
                 owned_row.extend(row.iter());
+                owned_row[0] -= opts.blank_penalty;
                 &owned_row
             }
         };
@@ -417,7 +433,57 @@ pub fn prefix_beam_search(
         })
         .collect();
     finals.sort_by(|a, b| b.score.total_cmp(&a.score));
+    finals.truncate(MAX_RESULTS);
+    if opts.blank_penalty != 0.0 {
+        // The search summed penalized blanks: report each labeling's true probability.
+        for h in &mut finals {
+            h.log_prob = labeling_log_prob(log_probs, &h.labels);
+            h.confidence = if t_len == 0 { 1.0 } else { (h.log_prob / t_len as f32).exp() };
+        }
+    }
     finals
+}
+
+/// Most hypotheses [`prefix_beam_search`] returns (callers take the first; a few more serve
+/// anyone who wants alternatives).
+pub const MAX_RESULTS: usize = 8;
+
+/// `ln P(labels | x)` under CTC: the forward recursion (Graves et al. 2006) summed over every
+/// alignment of the collapsed, blank-free `labels` with the `(T, V)` ln-probabilities; `-inf`
+/// when `T` frames cannot hold them or a label is out of range. The CTC loss of the same
+/// labeling is its negative.
+pub fn labeling_log_prob(log_probs: ArrayView2<f32>, labels: &[usize]) -> f32 {
+    let ninf = f32::NEG_INFINITY;
+    let (t_len, v) = log_probs.dim();
+    if labels.iter().any(|&l| l == 0 || l >= v) {
+        return ninf;
+    }
+    if t_len == 0 {
+        return if labels.is_empty() { 0.0 } else { ninf };
+    }
+    // Extended labeling: blank, l1, blank, l2, ..., blank.
+    let s_len = 2 * labels.len() + 1;
+    let ext = |s: usize| if s.is_multiple_of(2) { 0 } else { labels[s / 2] };
+    let mut alpha = vec![ninf; s_len];
+    let mut next = vec![ninf; s_len];
+    alpha[0] = log_probs[[0, 0]];
+    if s_len > 1 {
+        alpha[1] = log_probs[[0, ext(1)]];
+    }
+    for t in 1..t_len {
+        for s in 0..s_len {
+            let mut a = alpha[s];
+            if s >= 1 {
+                a = log_add(a, alpha[s - 1]);
+            }
+            if s >= 2 && ext(s) != 0 && ext(s) != ext(s - 2) {
+                a = log_add(a, alpha[s - 2]);
+            }
+            next[s] = a + log_probs[[t, ext(s)]];
+        }
+        std::mem::swap(&mut alpha, &mut next);
+    }
+    if s_len > 1 { log_add(alpha[s_len - 1], alpha[s_len - 2]) } else { alpha[0] }
 }
 
 fn hypothesis(

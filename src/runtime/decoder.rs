@@ -34,6 +34,9 @@ pub struct DecoderConfig {
     pub lm: Option<String>,
     pub lm_weight: f32,
     pub word_bonus: f32,
+    /// Subtracted from the blank's ln-probability in the beam search (0 = none; see
+    /// [`BeamOptions::blank_penalty`]). Files without it decode with none.
+    pub blank_penalty: f32,
     /// Beam width (1 with no LM = greedy).
     pub beam: usize,
     /// Frequency warps whose network outputs file decoding averages (empty: one unwarped pass).
@@ -49,6 +52,7 @@ impl Default for DecoderConfig {
             lm: None,
             lm_weight: b.lm_weight,
             word_bonus: b.word_bonus,
+            blank_penalty: 0.0,
             beam: 1,
             warps: Vec::new(),
             note: String::new(),
@@ -92,6 +96,7 @@ impl DecoderConfig {
                 return Err(Error::model(file, format!("{name} must be a finite number, got {v}")));
             }
         }
+        check_blank_penalty(self.blank_penalty).map_err(|e| Error::model(file, e))?;
         check_warps(&self.warps).map_err(|e| Error::model(file, e))?;
         check_beam(self.beam).map_err(|e| Error::model(file, e))?;
         if let Some(lm) = &self.lm {
@@ -131,6 +136,21 @@ pub fn check_warps(warps: &[f64]) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// Largest blank penalty accepted (ln units): at 10 the blank would be e^-10 as likely, which
+/// no useful setting comes near (tuned values are around 0.5-1.5).
+pub const MAX_BLANK_PENALTY: f32 = 10.0;
+
+/// Why `p` cannot be a blank penalty, if it cannot: it must be finite and within
+/// ±[`MAX_BLANK_PENALTY`] (a negative one favours the blank).
+pub fn check_blank_penalty(p: f32) -> std::result::Result<(), String> {
+    if !p.is_finite() || p.abs() > MAX_BLANK_PENALTY {
+        return Err(format!(
+            "blank penalty must be a number from -{MAX_BLANK_PENALTY} to {MAX_BLANK_PENALTY}, got {p}"
+        ));
+    }
+    Ok(())
+}
+
 /// The widest beam Hark searches: each step ranks up to beam × labels candidates, so a beam
 /// far wider than any useful one (the shipped model uses 128) only costs memory and time.
 pub const MAX_BEAM: usize = 4096;
@@ -156,6 +176,7 @@ pub struct DecoderChoice {
     pub no_lm: bool,
     pub lm_weight: Option<f32>,
     pub word_bonus: Option<f32>,
+    pub blank_penalty: Option<f32>,
     pub hot: Option<HotWords>,
     pub beam: Option<usize>,
 }
@@ -202,7 +223,8 @@ impl DecoderSetup {
     /// The model's own settings (`decoder.json`) with `choice` on top: an explicit LM replaces
     /// the model's (with the generic weights unless given), `no_lm` drops it, hot words bias
     /// the search. Beam width: the choice's, else the model's with its own LM, else 16 with any
-    /// LM or hot words, else 1.
+    /// LM or hot words, else 1. Blank penalty: the choice's, else the model's with its own LM
+    /// (it was tuned with it), else none.
     pub fn resolve(model_path: &Path, choice: DecoderChoice) -> Result<Self> {
         let (cfg, dir) = DecoderConfig::for_model(model_path)?;
         let own_lm = cfg.lm.as_ref().map(|f| dir.join(f));
@@ -225,6 +247,9 @@ impl DecoderSetup {
         if let Some(b) = choice.beam {
             check_beam(b).map_err(Error::Options)?;
         }
+        let blank_penalty =
+            choice.blank_penalty.unwrap_or(if using_own { cfg.blank_penalty } else { 0.0 });
+        check_blank_penalty(blank_penalty).map_err(Error::Options)?;
         let beam_width = choice.beam.unwrap_or(if using_own {
             cfg.beam.max(1)
         } else if arpa.is_some() || has_hot {
@@ -233,7 +258,7 @@ impl DecoderSetup {
             1
         });
         Ok(DecoderSetup {
-            beam: BeamOptions { beam_width, lm_weight, word_bonus, ..d },
+            beam: BeamOptions { beam_width, lm_weight, word_bonus, blank_penalty, ..d },
             lm: assemble_lm(arpa, choice.hot, lm_weight),
             lm_path,
             warps: cfg.warps,
@@ -241,7 +266,8 @@ impl DecoderSetup {
     }
 
     /// One line for people: "greedy" or "beam 16, word LM lm.arpa (weight 0.5, bonus 1.0)", with
-    /// ", warp ensemble 0.9/1/1.1" when file decoding averages warped passes.
+    /// ", blank penalty 0.5" when the beam search has one and ", warp ensemble 0.9/1/1.1" when
+    /// file decoding averages warped passes.
     pub fn describe(&self) -> String {
         let beam = if self.beam.beam_width <= 1 && self.lm.is_none() {
             "greedy".to_string()
@@ -257,6 +283,12 @@ impl DecoderSetup {
             ),
             (Some(_), None) => format!("{beam}, hot words"),
             _ => beam,
+        };
+        let searches = self.beam.beam_width > 1 || self.lm.is_some();
+        let search = if searches && self.beam.blank_penalty != 0.0 {
+            format!("{search}, blank penalty {}", self.beam.blank_penalty)
+        } else {
+            search
         };
         if self.warps.len() > 1 {
             let list: Vec<String> = self.warps.iter().map(|w| w.to_string()).collect();
@@ -294,6 +326,7 @@ mod tests {
             lm: Some("lm.arpa".into()),
             lm_weight: 0.8,
             word_bonus: 2.0,
+            blank_penalty: 0.5,
             beam: 16,
             warps: vec![0.9, 1.0, 1.1],
             note: "x".into(),
@@ -307,14 +340,19 @@ mod tests {
         std::fs::write(dir.path().join(DECODER_FILE), r#"{"lm_wieght": 1}"#).unwrap();
         let e = DecoderConfig::for_model(dir.path()).unwrap_err().to_string();
         assert!(e.contains("decoder.json") && e.contains("lm_wieght"), "{e}");
-        // Files written before warp ensembles existed decode with one unwarped pass.
+        // Files written before warp ensembles and blank penalties existed decode with one
+        // unwarped pass and no penalty.
         std::fs::write(dir.path().join(DECODER_FILE), r#"{"lm_weight": 1}"#).unwrap();
-        assert!(DecoderConfig::for_model(dir.path()).unwrap().0.warps.is_empty());
-        for (bad, says) in
-            [("[0.9, 1.5]", "0.8..=1.2, got 1.5"), ("[1,1,1,1,1,1,1,1,1,1]", "at most 9")]
-        {
-            std::fs::write(dir.path().join(DECODER_FILE), format!(r#"{{"warps": {bad}}}"#))
-                .unwrap();
+        let old = DecoderConfig::for_model(dir.path()).unwrap().0;
+        assert!(old.warps.is_empty());
+        assert_eq!(old.blank_penalty, 0.0);
+        for (bad, says) in [
+            (r#""warps": [0.9, 1.5]"#, "0.8..=1.2, got 1.5"),
+            (r#""warps": [1,1,1,1,1,1,1,1,1,1]"#, "at most 9"),
+            (r#""blank_penalty": 12"#, "-10 to 10, got 12"),
+            (r#""blank_penalty": -10.5"#, "-10 to 10, got -10.5"),
+        ] {
+            std::fs::write(dir.path().join(DECODER_FILE), format!("{{{bad}}}")).unwrap();
             let e = DecoderConfig::for_model(dir.path()).unwrap_err().to_string();
             assert!(e.contains("decoder.json") && e.contains(says), "{e}");
         }
@@ -331,6 +369,7 @@ mod tests {
             lm: Some("lm.arpa".into()),
             lm_weight: 0.7,
             word_bonus: 2.0,
+            blank_penalty: 0.5,
             beam: 8,
             warps: vec![0.9, 1.0, 1.1],
             note: String::new(),
@@ -345,10 +384,28 @@ mod tests {
         let lm = s.lm.as_ref().unwrap();
         assert!(lm.knows("hello") && !lm.knows("world"));
         assert_eq!((s.beam.beam_width, s.beam.lm_weight, s.beam.word_bonus), (8, 0.7, 2.0));
+        assert_eq!(s.beam.blank_penalty, 0.5);
         assert_eq!(s.warps, [0.9, 1.0, 1.1]);
         assert_eq!(
             s.describe(),
-            "beam 8, word LM lm.arpa (weight 0.7, word bonus 2), warp ensemble 0.9/1/1.1"
+            "beam 8, word LM lm.arpa (weight 0.7, word bonus 2), blank penalty 0.5, \
+             warp ensemble 0.9/1/1.1"
         );
+        // The penalty was tuned with the model's own LM: another LM, or none, starts without
+        // it unless asked for; asked for, it is checked.
+        std::fs::write(dir.path().join("other.arpa"), arpa).unwrap();
+        let other = DecoderChoice { lm: Some(dir.path().join("other.arpa")), ..Default::default() };
+        assert_eq!(DecoderSetup::resolve(dir.path(), other).unwrap().beam.blank_penalty, 0.0);
+        let no_lm = DecoderChoice { no_lm: true, ..Default::default() };
+        let greedy = DecoderSetup::resolve(dir.path(), no_lm).unwrap();
+        assert_eq!(
+            (greedy.beam.blank_penalty, greedy.describe().as_str()),
+            (0.0, "greedy, warp ensemble 0.9/1/1.1")
+        );
+        let asked = DecoderChoice { blank_penalty: Some(1.5), ..Default::default() };
+        assert_eq!(DecoderSetup::resolve(dir.path(), asked).unwrap().beam.blank_penalty, 1.5);
+        let bad = DecoderChoice { blank_penalty: Some(f32::NAN), ..Default::default() };
+        let e = DecoderSetup::resolve(dir.path(), bad).unwrap_err().to_string();
+        assert!(e.contains("blank penalty"), "{e}");
     }
 }

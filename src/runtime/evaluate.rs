@@ -130,13 +130,15 @@ pub fn process_cpu_s() -> Option<f64> {
 
 /// The grid `hark lm tune` searches by default.
 pub const TUNE_WEIGHTS: [f32; 7] = [0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0];
-pub const TUNE_BONUSES: [f32; 7] = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0];
+pub const TUNE_BONUSES: [f32; 9] = [-1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0];
+pub const TUNE_BLANK_PENALTIES: [f32; 3] = [0.0, 1.0, 2.0];
 
 /// One grid point's result (rates in percent).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TunePoint {
     pub lm_weight: f32,
     pub word_bonus: f32,
+    pub blank_penalty: f32,
     pub wer: f64,
     pub cer: f64,
 }
@@ -236,43 +238,69 @@ impl Posteriors {
     }
 }
 
-/// Searches LM weight × word bonus for the lowest (WER, CER) at beam width `beam`, on network
-/// outputs computed once. `on_point` sees each grid point as it is scored.
+/// The settings [`tune`] searches: every combination is decoded.
+#[derive(Clone, Debug)]
+pub struct TuneGrid {
+    pub weights: Vec<f32>,
+    pub bonuses: Vec<f32>,
+    pub blank_penalties: Vec<f32>,
+}
+
+impl TuneGrid {
+    /// Why the grid cannot be searched, if it cannot: every list non-empty and finite, every
+    /// blank penalty within [`crate::runtime::decoder::check_blank_penalty`].
+    pub fn check(&self) -> Result<()> {
+        for (name, v) in [
+            ("weights", &self.weights),
+            ("bonuses", &self.bonuses),
+            ("blank penalties", &self.blank_penalties),
+        ] {
+            if v.is_empty() || v.iter().any(|x| !x.is_finite()) {
+                return Err(Error::Options(format!("{name} must be a list of finite numbers")));
+            }
+        }
+        for &p in &self.blank_penalties {
+            crate::runtime::decoder::check_blank_penalty(p).map_err(Error::Options)?;
+        }
+        Ok(())
+    }
+}
+
+/// Searches LM weight × word bonus × blank penalty for the lowest (WER, CER) at beam width
+/// `beam`, on network outputs computed once. `on_point` sees each grid point as it is scored.
 pub fn tune(
     post: &Posteriors,
     alphabet: &crate::ctc::Alphabet,
     lm: &dyn LanguageModel,
-    weights: &[f32],
-    bonuses: &[f32],
+    grid: &TuneGrid,
     beam: usize,
     on_point: &mut dyn FnMut(&TunePoint),
 ) -> Result<TuneReport> {
-    for (name, v) in [("weights", weights), ("bonuses", bonuses)] {
-        if v.is_empty() || v.iter().any(|x| !x.is_finite()) {
-            return Err(Error::Options(format!("{name} must be a list of finite numbers")));
-        }
-    }
+    grid.check()?;
     if post.is_empty() {
         return Err(Error::Options("no utterances to tune on".into()));
     }
     let (greedy_wer, greedy_cer) = post.score(alphabet, None, None);
-    let mut points = Vec::with_capacity(weights.len() * bonuses.len());
+    let mut points = Vec::new();
     let mut best: Option<TunePoint> = None;
-    for &w in weights {
-        for &b in bonuses {
-            let opts = BeamOptions {
-                beam_width: beam.max(1),
-                lm_weight: w,
-                word_bonus: b,
-                ..BeamOptions::default()
-            };
-            let (wer, cer) = post.score(alphabet, Some(&opts), Some(lm));
-            let p = TunePoint { lm_weight: w, word_bonus: b, wer, cer };
-            on_point(&p);
-            if best.is_none_or(|q| (wer, cer) < (q.wer, q.cer)) {
-                best = Some(p);
+    for &bp in &grid.blank_penalties {
+        for &w in &grid.weights {
+            for &b in &grid.bonuses {
+                let opts = BeamOptions {
+                    beam_width: beam.max(1),
+                    lm_weight: w,
+                    word_bonus: b,
+                    blank_penalty: bp,
+                    ..BeamOptions::default()
+                };
+                let (wer, cer) = post.score(alphabet, Some(&opts), Some(lm));
+                let p = TunePoint { lm_weight: w, word_bonus: b, blank_penalty: bp, wer, cer };
+                on_point(&p);
+                if best.is_none_or(|q| (wer, cer) < (q.wer, q.cer)) {
+                    best = Some(p);
+                }
+                points.push(p);
             }
-            points.push(p);
         }
     }
     Ok(TuneReport {
@@ -303,6 +331,7 @@ pub fn save_tuned(
         lm: Some(name),
         lm_weight: best.lm_weight,
         word_bonus: best.word_bonus,
+        blank_penalty: best.blank_penalty,
         beam: beam.max(1),
         warps: warps.to_vec(),
         note,

@@ -849,7 +849,7 @@ impl Run<'_> {
     /// it did either way.
     fn retune_decoder(&self, dir: &Path, val: &[Utterance]) -> Result<()> {
         use crate::runtime::decoder::DecoderConfig;
-        use crate::runtime::evaluate::{Posteriors, tune};
+        use crate::runtime::evaluate::{Posteriors, TuneGrid, tune};
         let (cfg, _) = DecoderConfig::for_model(dir)?;
         let Some(lm_name) = cfg.lm.clone() else { return Ok(()) };
         if val.len() < RETUNE_MIN_UTTERANCES {
@@ -876,7 +876,10 @@ impl Run<'_> {
         weights.dedup();
         bonuses.sort_by(f32::total_cmp);
         bonuses.dedup();
-        let report = tune(&post, alphabet, &lm, &weights, &bonuses, cfg.beam, &mut |_| {})?;
+        // The blank penalty is kept: it belongs to the acoustic model's habits more than to the
+        // LM, and a validation set of a few hundred utterances is a thin base to move it on.
+        let grid = TuneGrid { weights, bonuses, blank_penalties: vec![cfg.blank_penalty] };
+        let report = tune(&post, alphabet, &lm, &grid, cfg.beam, &mut |_| {})?;
         let kept = report
             .points
             .iter()
