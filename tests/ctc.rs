@@ -317,6 +317,33 @@ fn beam_log_prob_equals_the_ctc_likelihood_of_its_labeling() {
     }
 }
 
+/// Every path of `lp` (all `V^T` of them), summed per collapsed labeling: (true, blank-penalized)
+/// probabilities, the penalty taking `e^-penalty` per blank frame.
+fn labeling_totals(
+    lp: &Array2<f32>,
+    penalty: f32,
+) -> std::collections::HashMap<Vec<usize>, (f64, f64)> {
+    let (t, v) = lp.dim();
+    let mut totals: std::collections::HashMap<Vec<usize>, (f64, f64)> = Default::default();
+    for code in 0..v.pow(t as u32) {
+        let path: Vec<usize> = (0..t).map(|i| code / v.pow(i as u32) % v).collect();
+        let mut lab = Vec::new();
+        let mut prev = 0;
+        for &p in &path {
+            if p != 0 && p != prev {
+                lab.push(p);
+            }
+            prev = p;
+        }
+        let lpp: f64 = path.iter().enumerate().map(|(i, &p)| lp[[i, p]] as f64).sum();
+        let blanks = path.iter().filter(|&&p| p == 0).count() as f64;
+        let e = totals.entry(lab).or_default();
+        e.0 += lpp.exp();
+        e.1 += (lpp - penalty as f64 * blanks).exp();
+    }
+    totals
+}
+
 #[test]
 fn wide_beam_finds_the_most_likely_labeling_by_brute_force() {
     let a = Alphabet { chars: vec![' ', 'a'] };
@@ -324,21 +351,8 @@ fn wide_beam_finds_the_most_likely_labeling_by_brute_force() {
     let (t, v) = (7, 3);
     for _ in 0..10 {
         let lp = random_log_probs(&mut rng, t, v, 0.5);
-        // sum path probabilities per collapsed labeling
-        let mut totals: std::collections::HashMap<Vec<usize>, f64> = Default::default();
-        for code in 0..v.pow(t as u32) {
-            let path: Vec<usize> = (0..t).map(|i| code / v.pow(i as u32) % v).collect();
-            let mut lab = Vec::new();
-            let mut prev = 0;
-            for &p in &path {
-                if p != 0 && p != prev {
-                    lab.push(p);
-                }
-                prev = p;
-            }
-            let lpp: f64 = path.iter().enumerate().map(|(i, &p)| lp[[i, p]] as f64).sum();
-            *totals.entry(lab).or_default() += lpp.exp();
-        }
+        let totals: std::collections::HashMap<Vec<usize>, f64> =
+            labeling_totals(&lp, 0.0).into_iter().map(|(k, (p, _))| (k, p)).collect();
         let best = totals.iter().max_by(|x, y| x.1.total_cmp(y.1)).unwrap();
         let hyps = prefix_beam_search(lp.view(), &a, 0.01, &no_lm(500), None);
         assert_eq!(&hyps[0].labels, best.0);
@@ -367,6 +381,9 @@ fn labeling_log_prob_is_minus_the_ctc_loss() {
     assert_eq!(labeling_log_prob(lp.view(), &[0]), f32::NEG_INFINITY);
     assert_eq!(labeling_log_prob(lp.view(), &[v]), f32::NEG_INFINITY);
     assert_eq!(labeling_log_prob(lp.slice(ndarray::s![..0, ..]), &[]), 0.0);
+    // Frames without even a blank column hold no labeling.
+    let none = Array2::<f32>::zeros((3, 0));
+    assert_eq!(labeling_log_prob(none.view(), &[]), f32::NEG_INFINITY);
 }
 
 #[test]
@@ -399,24 +416,7 @@ fn blank_penalty_picks_the_best_penalized_labeling_by_brute_force() {
     let (t, v) = (7, 3);
     for penalty in [0.5f32, 1.5, -0.5] {
         let lp = random_log_probs(&mut rng, t, v, 0.5);
-        // every path, summed per collapsed labeling: (true, penalized) probabilities
-        let mut totals: std::collections::HashMap<Vec<usize>, (f64, f64)> = Default::default();
-        for code in 0..v.pow(t as u32) {
-            let path: Vec<usize> = (0..t).map(|i| code / v.pow(i as u32) % v).collect();
-            let mut lab = Vec::new();
-            let mut prev = 0;
-            for &p in &path {
-                if p != 0 && p != prev {
-                    lab.push(p);
-                }
-                prev = p;
-            }
-            let lpp: f64 = path.iter().enumerate().map(|(i, &p)| lp[[i, p]] as f64).sum();
-            let blanks = path.iter().filter(|&&p| p == 0).count() as f64;
-            let e = totals.entry(lab).or_default();
-            e.0 += lpp.exp();
-            e.1 += (lpp - penalty as f64 * blanks).exp();
-        }
+        let totals = labeling_totals(&lp, penalty);
         let best = totals.iter().max_by(|x, y| x.1.1.total_cmp(&y.1.1)).unwrap();
         let opts = BeamOptions { blank_penalty: penalty, ..no_lm(500) };
         let hyps = prefix_beam_search(lp.view(), &a, 0.01, &opts, None);

@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::ctc::{Alphabet, ArpaLm, LmBuilder};
 use crate::model::Model;
-use crate::runtime::decoder::DecoderConfig;
+use crate::runtime::decoder::{DecoderConfig, check_blank_penalty};
 use crate::runtime::evaluate::{Posteriors, TuneGrid, TunePoint, save_tuned, tune as tune_grid};
 use crate::train::data::scan_dataset;
 use crate::util::write_atomic;
@@ -161,7 +161,9 @@ fn tune(args: &TuneArgs) -> Result<()> {
             return Err(Error::Options(format!("{name} must be a list of finite numbers")));
         }
     }
-    grid.check().map_err(|e| Error::Options(format!("--blank-penalties: {e}")))?;
+    for &p in &grid.blank_penalties {
+        check_blank_penalty(p).map_err(|e| Error::Options(format!("--blank-penalties: {e}")))?;
+    }
     if args.save && !model_path.is_dir() {
         return Err(Error::Options(format!(
             "--save needs a model directory (with model.json), not {}",

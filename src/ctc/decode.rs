@@ -75,7 +75,7 @@ pub fn greedy(
         }
         prev = k;
     }
-    let confidence = if t_len == 0 { 1.0 } else { (log_prob / t_len as f32).exp() };
+    let confidence = confidence_of(log_prob, t_len);
     Hypothesis {
         text,
         labels,
@@ -437,11 +437,16 @@ pub fn prefix_beam_search(
     if opts.blank_penalty != 0.0 {
         // The search summed penalized blanks: report each labeling's true probability.
         for h in &mut finals {
-            h.log_prob = labeling_log_prob(log_probs, &h.labels);
-            h.confidence = if t_len == 0 { 1.0 } else { (h.log_prob / t_len as f32).exp() };
+            h.log_prob = labeling_log_prob(log_probs.slice(ndarray::s![..t_len, ..]), &h.labels);
+            h.confidence = confidence_of(h.log_prob, t_len);
         }
     }
     finals
+}
+
+/// `exp(log_prob / T)`, 1 for no frames (see the module documentation).
+fn confidence_of(log_prob: f32, t_len: usize) -> f32 {
+    if t_len == 0 { 1.0 } else { (log_prob / t_len as f32).exp() }
 }
 
 /// Most hypotheses [`prefix_beam_search`] returns (callers take the first; a few more serve
@@ -460,6 +465,10 @@ pub fn labeling_log_prob(log_probs: ArrayView2<f32>, labels: &[usize]) -> f32 {
     }
     if t_len == 0 {
         return if labels.is_empty() { 0.0 } else { ninf };
+    }
+    if v == 0 {
+        // frames with no blank column either: nothing has any probability
+        return ninf;
     }
     // Extended labeling: blank, l1, blank, l2, ..., blank.
     let s_len = 2 * labels.len() + 1;
@@ -506,7 +515,7 @@ fn hypothesis(
         labels: Vec::with_capacity(path.len()),
         char_times_s: Vec::new(),
         char_confidences: Vec::new(),
-        confidence: if t_len == 0 { 1.0 } else { (log_prob / t_len as f32).exp() },
+        confidence: confidence_of(log_prob, t_len),
         log_prob,
         score,
     };

@@ -269,11 +269,9 @@ impl DecoderSetup {
     /// ", blank penalty 0.5" when the beam search has one and ", warp ensemble 0.9/1/1.1" when
     /// file decoding averages warped passes.
     pub fn describe(&self) -> String {
-        let beam = if self.beam.beam_width <= 1 && self.lm.is_none() {
-            "greedy".to_string()
-        } else {
-            format!("beam {}", self.beam.beam_width)
-        };
+        let greedy = self.beam.beam_width <= 1 && self.lm.is_none();
+        let beam =
+            if greedy { "greedy".to_string() } else { format!("beam {}", self.beam.beam_width) };
         let search = match (&self.lm, &self.lm_path) {
             (Some(_), Some(p)) => format!(
                 "{beam}, word LM {} (weight {}, word bonus {})",
@@ -284,8 +282,7 @@ impl DecoderSetup {
             (Some(_), None) => format!("{beam}, hot words"),
             _ => beam,
         };
-        let searches = self.beam.beam_width > 1 || self.lm.is_some();
-        let search = if searches && self.beam.blank_penalty != 0.0 {
+        let search = if !greedy && self.beam.blank_penalty != 0.0 {
             format!("{search}, blank penalty {}", self.beam.blank_penalty)
         } else {
             search
