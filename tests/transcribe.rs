@@ -472,6 +472,13 @@ fn cli_beam_with_lm_and_bad_lm() {
         hark(&["transcribe", s(&f.good), "--model", s(&f.model), "--lm", s(&bad)]);
     assert_eq!((code, out.as_str()), (2, ""));
     assert!(err.contains("bad.arpa"), "{err}");
+    // A blank penalty out of range names the flag and its range.
+    for p in ["11", "-12", "nan"] {
+        let (code, out, err) =
+            hark(&["transcribe", s(&f.good), "--model", s(&f.model), "--blank-penalty", p]);
+        assert_eq!((code, out.as_str()), (2, ""), "{p}");
+        assert!(err.contains("--blank-penalty") && err.contains("-10 to 10"), "{p}: {err}");
+    }
 }
 
 #[test]

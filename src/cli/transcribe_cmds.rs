@@ -151,6 +151,10 @@ impl LmArgs {
                 return Err(Error::Options(format!("{name} must be a finite number, got {v}")));
             }
         }
+        if let Some(p) = self.blank_penalty {
+            crate::runtime::decoder::check_blank_penalty(p)
+                .map_err(|e| Error::Options(format!("--blank-penalty: {e}")))?;
+        }
         let mut hot: Option<HotWords> = match &self.hot_words {
             Some(p) => Some(HotWords::from_file(p, alphabet, self.hot_boost)?),
             None => None,

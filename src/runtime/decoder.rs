@@ -4,11 +4,12 @@
 //! A model directory may hold `decoder.json` next to `model.json`:
 //!
 //! ```json
-//! { "lm": "lm.arpa", "lm_weight": 0.8, "word_bonus": 1.5, "beam": 16, "warps": [0.9, 1.0, 1.1],
-//!   "note": "tuned on …" }
+//! { "lm": "lm.arpa", "lm_weight": 1.0, "word_bonus": -1.5, "blank_penalty": 2.0, "beam": 512,
+//!   "warps": [0.9, 1.0, 1.1], "note": "tuned on …" }
 //! ```
 //!
-//! `lm` is relative to the directory; `warps` (optional) makes file decoding average the network
+//! `lm` is relative to the directory; `blank_penalty` (optional, 0 if absent) is subtracted from
+//! the blank's ln-probability in the beam search; `warps` (optional) makes file decoding average the network
 //! over frequency-warped views ([`crate::model::Model::ensemble_log_probs`]; live finals do the
 //! same, live partials stay at one pass). Whoever loads the model (CLI, live recognizer, GUI)
 //! uses these as the defaults, so a shipped model decodes with its tuned language model out of
@@ -137,7 +138,7 @@ pub fn check_warps(warps: &[f64]) -> std::result::Result<(), String> {
 }
 
 /// Largest blank penalty accepted (ln units): at 10 the blank would be e^-10 as likely, which
-/// no useful setting comes near (tuned values are around 0.5-1.5).
+/// no useful setting comes near (the shipped model's tuned value is 2).
 pub const MAX_BLANK_PENALTY: f32 = 10.0;
 
 /// Why `p` cannot be a blank penalty, if it cannot: it must be finite and within
@@ -257,9 +258,13 @@ impl DecoderSetup {
         } else {
             1
         });
+        let lm = assemble_lm(arpa, choice.hot, lm_weight);
+        // Greedy decoding (files) takes the best label per frame and ignores the penalty; the
+        // live recognizer's one-wide beam would not, so both get none.
+        let blank_penalty = if beam_width <= 1 && lm.is_none() { 0.0 } else { blank_penalty };
         Ok(DecoderSetup {
             beam: BeamOptions { beam_width, lm_weight, word_bonus, blank_penalty, ..d },
-            lm: assemble_lm(arpa, choice.hot, lm_weight),
+            lm,
             lm_path,
             warps: cfg.warps,
         })
@@ -401,6 +406,19 @@ mod tests {
         );
         let asked = DecoderChoice { blank_penalty: Some(1.5), ..Default::default() };
         assert_eq!(DecoderSetup::resolve(dir.path(), asked).unwrap().beam.blank_penalty, 1.5);
+        // Greedy decoding has no use for one, even asked for (live and file decoding agree).
+        let greedy_asked =
+            DecoderChoice { no_lm: true, blank_penalty: Some(1.5), ..Default::default() };
+        let s = DecoderSetup::resolve(dir.path(), greedy_asked).unwrap();
+        assert_eq!((s.beam.beam_width, s.beam.blank_penalty), (1, 0.0));
+        let beam_asked = DecoderChoice {
+            no_lm: true,
+            blank_penalty: Some(1.5),
+            beam: Some(4),
+            ..Default::default()
+        };
+        let s = DecoderSetup::resolve(dir.path(), beam_asked).unwrap();
+        assert_eq!((s.beam.beam_width, s.beam.blank_penalty), (4, 1.5));
         let bad = DecoderChoice { blank_penalty: Some(f32::NAN), ..Default::default() };
         let e = DecoderSetup::resolve(dir.path(), bad).unwrap_err().to_string();
         assert!(e.contains("blank penalty"), "{e}");

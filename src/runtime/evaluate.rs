@@ -128,11 +128,6 @@ pub fn process_cpu_s() -> Option<f64> {
     Some(ticks as f64 / 100.0)
 }
 
-/// The grid `hark lm tune` searches by default.
-pub const TUNE_WEIGHTS: [f32; 7] = [0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0];
-pub const TUNE_BONUSES: [f32; 9] = [-1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0];
-pub const TUNE_BLANK_PENALTIES: [f32; 3] = [0.0, 1.0, 2.0];
-
 /// One grid point's result (rates in percent).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TunePoint {

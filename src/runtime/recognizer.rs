@@ -136,6 +136,8 @@ impl RecognizerOptions {
         if self.beam.beam_width == 0 {
             return Err(Error::Options("recognizer.beam.beam_width must be at least 1".into()));
         }
+        crate::runtime::decoder::check_blank_penalty(self.beam.blank_penalty)
+            .map_err(|e| Error::Options(format!("recognizer.beam.blank_penalty: {e}")))?;
         crate::runtime::decoder::check_warps(&self.final_warps)
             .map_err(|e| Error::Options(format!("recognizer.final_warps: {e}")))?;
         Ok(())
@@ -848,6 +850,15 @@ mod tests {
         assert!(o.validate().unwrap_err().to_string().contains("first_partial_interval_ms"));
         let o = RecognizerOptions { partial_window_ms: 10, ..Default::default() };
         assert!(o.validate().unwrap_err().to_string().contains("partial_window_ms"));
+        for p in [f32::NAN, 10.5, -11.0] {
+            let mut o = RecognizerOptions::default();
+            o.beam.blank_penalty = p;
+            let e = o.validate().unwrap_err().to_string();
+            assert!(e.contains("recognizer.beam.blank_penalty"), "{e}");
+        }
+        let mut o = RecognizerOptions::default();
+        o.beam.blank_penalty = 2.0;
+        assert!(o.validate().is_ok());
         assert!(RecognizerOptions::default().validate().is_ok());
     }
 }

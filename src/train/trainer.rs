@@ -59,7 +59,7 @@ const WIDEN_NOISE: f64 = 0.01;
 
 /// The grid a fine-tune's carried decoder is re-tuned over (plus the carried point).
 const RETUNE_WEIGHTS: [f32; 5] = [0.25, 0.5, 0.75, 1.0, 1.5];
-const RETUNE_BONUSES: [f32; 4] = [0.0, 1.0, 2.0, 3.0];
+const RETUNE_BONUSES: [f32; 6] = [-1.5, -0.5, 0.0, 1.0, 2.0, 3.0];
 
 /// What a checkpoint stores besides weights and Adam state.
 #[derive(Clone, Debug, Serialize, Deserialize)]
