@@ -519,7 +519,7 @@ pub fn gemm_acc_packed<F: Float>(
 }
 
 /// `out += A · W`, one group of 8 rows of A at a time against every panel of W: 8 rows × 2 panels
-/// (16 zmm accumulators), leftover rows one at a time × 4 panels, leftover panels singly; the
+/// (16 zmm accumulators), leftover rows up to three at a time × 4 panels, leftover panels singly; the
 /// partial last panel through a lane mask. Element (r, kk) of A is `a[r·lda + kk]`, or
 /// `a[kk·lda + r]` when `TRANS`. A row-major A runs over all of K at once. A transposed A is
 /// taken in blocks of [`K_BLOCK`] depths × [`M_BLOCK`] rows, each block first copied into groups
@@ -594,20 +594,7 @@ unsafe fn panels_avx512<const TRANS: bool>(
                     let ar = if TRANS { a.add(k0 * lda + r) } else { a.add(r * lda + k0) };
                     let r_now = r;
                     let t = move |p| tile(ar, lda, r_now, p);
-                    r += match m0 + mc - r {
-                        1 => {
-                            sweep_panels::<TRANS, 1, 4, _>(panels, t);
-                            1
-                        }
-                        2 => {
-                            sweep_panels::<TRANS, 2, 4, _>(panels, t);
-                            2
-                        }
-                        _ => {
-                            sweep_panels::<TRANS, 3, 4, _>(panels, t);
-                            3
-                        }
-                    };
+                    r += sweep_few_rows::<TRANS, _>(m0 + mc - r, 3, panels, t);
                 }
             }
             m0 += mc;
@@ -653,26 +640,38 @@ unsafe fn panels_half_avx512(
         };
         // SAFETY: every tile of these rows and panels is inside the matrices (above).
         unsafe {
-            r += match m - r {
-                1 => {
-                    sweep_panels::<false, 1, 4, u16>(panels, tile);
-                    1
-                }
-                2 => {
-                    sweep_panels::<false, 2, 4, u16>(panels, tile);
-                    2
-                }
-                3 => {
-                    sweep_panels::<false, 3, 4, u16>(panels, tile);
-                    3
-                }
-                _ => {
-                    sweep_panels::<false, 4, 4, u16>(panels, tile);
-                    4
-                }
-            };
+            r += sweep_few_rows::<false, u16>(m - r, 4, panels, tile);
         }
     }
+}
+
+/// The next few rows against every panel, 4 panels per block: `min(rows_left, r_max)` rows
+/// (`r_max` at most 4; the f32 kernel takes 3, the half one 4), the count returned.
+/// `tile(p)` gives the operands of those rows starting at panel `p`.
+///
+/// # Safety
+/// As [`sweep_panels`], for the rows taken.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn sweep_few_rows<const TRANS: bool, E: PanelElem>(
+    rows_left: usize,
+    r_max: usize,
+    panels: usize,
+    tile: impl Fn(usize) -> Tile<E>,
+) -> usize {
+    debug_assert!(rows_left > 0 && (1..=4).contains(&r_max));
+    let rows = rows_left.min(r_max);
+    // SAFETY: as the caller promises for these rows.
+    unsafe {
+        match rows {
+            1 => sweep_panels::<TRANS, 1, 4, E>(panels, tile),
+            2 => sweep_panels::<TRANS, 2, 4, E>(panels, tile),
+            3 => sweep_panels::<TRANS, 3, 4, E>(panels, tile),
+            _ => sweep_panels::<TRANS, 4, 4, E>(panels, tile),
+        }
+    }
+    rows.min(4)
 }
 
 /// A stored weight type of the panel kernel: 16 consecutive values loaded as 16 f32 lanes.
