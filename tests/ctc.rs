@@ -590,6 +590,19 @@ fn lm_build_cli() {
         lm.sentence_log10(&["the", "cat", "sat", "on", "the", "log"])
             > lm.sentence_log10(&["log", "the", "on", "sat", "cat", "the"])
     );
+    // A .gz name writes the same model gzip-compressed, and it reads back the same.
+    let gz = dir.path().join("lm.arpa.gz");
+    let (ok, _, err) = build(&text, &gz, &[]);
+    assert!(ok, "{err}");
+    let bytes = std::fs::read(&gz).unwrap();
+    assert_eq!(&bytes[..2], &[0x1f, 0x8b]);
+    assert_eq!(
+        hark::ctc::lm::read_arpa_text(&gz, 1 << 20).unwrap(),
+        std::fs::read_to_string(&arpa).unwrap()
+    );
+    let zipped = ArpaLm::from_file(&gz).unwrap();
+    let s = ["the", "dog", "sat", "on", "the", "mat"];
+    assert_eq!(zipped.sentence_log10(&s), lm.sentence_log10(&s));
     let (_, code, err) = build(Path::new("/nonexistent.txt"), &dir.path().join("x.arpa"), &[]);
     assert_eq!(code, Some(2));
     assert!(err.contains("/nonexistent.txt"), "{err}");

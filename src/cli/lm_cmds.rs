@@ -33,7 +33,8 @@ pub struct BuildArgs {
     /// N-gram order.
     #[arg(long, default_value_t = 3)]
     pub order: usize,
-    /// Output ARPA file.
+    /// Output ARPA file; a name ending in `.gz` (`lm.arpa.gz`) writes it gzip-compressed, about
+    /// a third of the size, which every command reading an LM accepts.
     #[arg(long, value_name = "FILE.arpa")]
     pub out: PathBuf,
     /// A word list (one word per line, e.g. /usr/share/dict/words) whose words the model should
@@ -118,7 +119,7 @@ fn build(args: &BuildArgs) -> Result<()> {
         );
     }
     let (arpa, report) = b.to_arpa()?;
-    write_atomic(&args.out, arpa.as_bytes())?;
+    write_atomic(&args.out, &crate::ctc::lm::arpa_file_bytes(&args.out, &arpa)?)?;
     eprintln!(
         "{}: {} sentences, {} words; {} lines skipped{}",
         args.text.display(),

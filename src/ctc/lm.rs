@@ -39,6 +39,58 @@ pub const MISSING_UNK_LOG10: f32 = -100.0;
 pub const MAX_ORDER: usize = 9;
 /// Word id used for words outside the vocabulary when the model has no `<unk>`.
 const OOV: u32 = u32::MAX;
+/// Most ARPA text read from one file, after decompression (the shipped model's is 16 MB; a
+/// model this large would not fit in memory once parsed).
+pub const MAX_ARPA_BYTES: u64 = 1 << 30;
+/// The first bytes of a gzip stream.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// The text of an ARPA file at `path`, plain or gzip-compressed, refused when it holds (or
+/// decompresses to) more than `limit` bytes.
+pub fn read_arpa_text(path: &Path, limit: u64) -> Result<String> {
+    use std::io::Read;
+    let size = std::fs::metadata(path).map_err(|e| Error::io(path, e))?.len();
+    let too_big = |what: &str| {
+        Error::data(
+            path,
+            format!("{what} more than {limit} bytes of text, the most read for a language model"),
+        )
+    };
+    if size > limit {
+        return Err(too_big("holds"));
+    }
+    let mut bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    if bytes.starts_with(&GZIP_MAGIC) {
+        let mut text = Vec::new();
+        flate2::read::MultiGzDecoder::new(&bytes[..])
+            .take(limit + 1)
+            .read_to_end(&mut text)
+            .map_err(|e| Error::data(path, format!("not a readable gzip file: {e}")))?;
+        if text.len() as u64 > limit {
+            return Err(too_big("decompresses to"));
+        }
+        bytes = text;
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        Error::data(
+            path,
+            format!("not UTF-8 text (invalid bytes at offset {})", e.utf8_error().valid_up_to()),
+        )
+    })
+}
+
+/// ARPA text as file bytes: gzip-compressed (best compression) when `path` ends in `.gz`,
+/// else as it is. `ArpaLm::from_file` reads both.
+pub fn arpa_file_bytes(path: &Path, text: &str) -> Result<Vec<u8>> {
+    use std::io::Write;
+    if path.extension().is_some_and(|e| e == "gz") {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let done = enc.write_all(text.as_bytes()).and_then(|()| enc.finish());
+        done.map_err(|e| Error::io(path, e))
+    } else {
+        Ok(text.as_bytes().to_vec())
+    }
+}
 
 /// A back-off n-gram model: `P(w | h) = P*(w | h)` if the n-gram `h w` is listed, otherwise
 /// `bow(h) · P(w | h′)` with `h′` the history without its oldest word (`bow(h) = 1` when `h` is
@@ -64,9 +116,11 @@ impl FromStr for ArpaLm {
 
 impl ArpaLm {
     /// Reads an ARPA file. Errors name the file and line.
+    /// The file may be gzip-compressed (`lm.arpa.gz`, told by its first bytes, not its name);
+    /// its text is read up to [`MAX_ARPA_BYTES`].
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = read_arpa_text(path, MAX_ARPA_BYTES)?;
         ArpaLm::parse(&text, path)
     }
 
@@ -357,5 +411,64 @@ mod tests {
         let (s, st) = lm.score_word(&lm.begin(), "the");
         close(s, -0.2 * std::f32::consts::LN_10);
         close(lm.score_end(&st), (-0.3 - 0.6) * std::f32::consts::LN_10);
+    }
+
+    /// A gzip file made by the system's `gzip` reads as its text; what `arpa_file_bytes` writes
+    /// for a `.gz` name `gzip -d` restores; a plain name is written as it is.
+    #[test]
+    fn gzip_compressed_arpa_reads_like_the_text() {
+        use std::process::Command;
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("lm.arpa");
+        std::fs::write(&plain, BIGRAM).unwrap();
+        let gz = Command::new("gzip").arg("-c").arg(&plain).output().unwrap();
+        assert!(gz.status.success());
+        let zipped = dir.path().join("any-name");
+        std::fs::write(&zipped, &gz.stdout).unwrap();
+        assert_eq!(read_arpa_text(&zipped, MAX_ARPA_BYTES).unwrap(), BIGRAM);
+        let a = ArpaLm::from_file(&zipped).unwrap();
+        let b = ArpaLm::from_file(&plain).unwrap();
+        assert_eq!(a.sentence_log10(&["the", "cat"]), b.sentence_log10(&["the", "cat"]));
+
+        let out = dir.path().join("made.arpa.gz");
+        let bytes = arpa_file_bytes(&out, BIGRAM).unwrap();
+        assert!(bytes.starts_with(&GZIP_MAGIC));
+        std::fs::write(&out, &bytes).unwrap();
+        let back = Command::new("gzip").arg("-dc").arg(&out).output().unwrap();
+        assert_eq!(String::from_utf8(back.stdout).unwrap(), BIGRAM);
+        assert_eq!(arpa_file_bytes(&plain, BIGRAM).unwrap(), BIGRAM.as_bytes());
+    }
+
+    /// A damaged gzip file, one that decompresses past the limit, a plain file past it and bytes
+    /// that are not UTF-8 are errors naming the file, nothing is read past the limit.
+    #[test]
+    fn bad_or_oversized_arpa_files_are_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let gz = arpa_file_bytes(Path::new("x.gz"), BIGRAM).unwrap();
+        let cut = dir.path().join("cut.arpa.gz");
+        std::fs::write(&cut, &gz[..gz.len() / 2]).unwrap();
+        let e = ArpaLm::from_file(&cut).unwrap_err().to_string();
+        assert!(e.contains("cut.arpa.gz") && e.contains("not a readable gzip file"), "{e}");
+
+        let whole = dir.path().join("whole.arpa.gz");
+        std::fs::write(&whole, &gz).unwrap();
+        let limit = BIGRAM.len() as u64 - 1;
+        assert!((gz.len() as u64) < limit, "the compressed file itself is under the limit");
+        let e = read_arpa_text(&whole, limit).unwrap_err().to_string();
+        assert!(e.contains("whole.arpa.gz") && e.contains("decompresses to more than"), "{e}");
+        assert_eq!(read_arpa_text(&whole, BIGRAM.len() as u64).unwrap(), BIGRAM);
+
+        let plain = dir.path().join("big.arpa");
+        std::fs::write(&plain, BIGRAM).unwrap();
+        let e = read_arpa_text(&plain, limit).unwrap_err().to_string();
+        assert!(e.contains("big.arpa") && e.contains("holds more than"), "{e}");
+
+        let latin1 = dir.path().join("latin1.arpa");
+        std::fs::write(&latin1, b"\\data\\\n\xe9t\xe9").unwrap();
+        let e = ArpaLm::from_file(&latin1).unwrap_err().to_string();
+        assert!(
+            e.contains("latin1.arpa") && e.contains("not UTF-8 text (invalid bytes at offset 7"),
+            "{e}"
+        );
     }
 }

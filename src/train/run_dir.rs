@@ -9,7 +9,7 @@ use crate::train::job::TrainJob;
 use crate::{Error, Result};
 
 /// The files a run writes into its folder (see the module documentation).
-const RUN_FILES: [&str; 9] = [
+const RUN_FILES: [&str; 10] = [
     "model.json",
     "model.safetensors",
     "last.json",
@@ -19,6 +19,7 @@ const RUN_FILES: [&str; 9] = [
     "log.jsonl",
     "decoder.json",
     "lm.arpa",
+    "lm.arpa.gz",
 ];
 
 /// The run files already in `dir` (empty when there are none, or `dir` does not exist). A new
