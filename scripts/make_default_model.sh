@@ -274,7 +274,7 @@ cut -f2 "$WORK/prompts.tsv" > "$WORK/lm-text.txt"
 find "$REAL/train" -name '*.txt' -print0 | sort -z | xargs -0 cat >> "$WORK/lm-text.txt"
 # Its vocabulary also takes the words of the dictionary the prompts were filtered with (wamerican),
 # at an unseen word's probability, so the decoder can spell words no training sentence used.
-# The file is gzip-compressed (2.6 MB; 8.8 MB as text; since 2026-12-07, the same model).
+# The file is gzip-compressed (2.2 MB; 8.8 MB as text; since 2026-12-07, the same model).
 # Tried then and not kept, on all 821 dev utterances with the stage-17 weights (blank penalty
 # 2, the best of weights 1-1.5 and bonuses -1.5 to 0): every trigram kept (--min-count 1,
 # 16 MB as text) 50.35 % against 50.78 %, but once on the test sets real test WER 47.32 against

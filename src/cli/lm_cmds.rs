@@ -34,7 +34,7 @@ pub struct BuildArgs {
     #[arg(long, default_value_t = 3)]
     pub order: usize,
     /// Output ARPA file; a name ending in `.gz` (`lm.arpa.gz`) writes it gzip-compressed, about
-    /// a third of the size, which every command reading an LM accepts.
+    /// a quarter of the size, which every command reading an LM accepts.
     #[arg(long, value_name = "FILE.arpa")]
     pub out: PathBuf,
     /// A word list (one word per line, e.g. /usr/share/dict/words) whose words the model should

@@ -39,14 +39,21 @@ pub const MISSING_UNK_LOG10: f32 = -100.0;
 pub const MAX_ORDER: usize = 9;
 /// Word id used for words outside the vocabulary when the model has no `<unk>`.
 const OOV: u32 = u32::MAX;
-/// Most ARPA text read from one file, after decompression (the shipped model's is 16 MB; a
+/// Most ARPA text read from one file, after decompression (the shipped model's is 8.8 MB; a
 /// model this large would not fit in memory once parsed).
 pub const MAX_ARPA_BYTES: u64 = 1 << 30;
+/// Most text read per compressed byte of a gzip-compressed ARPA file: ARPA text compresses
+/// about 4×, so a file claiming far more is refused before it is inflated into memory.
+pub const MAX_GZIP_RATIO: u64 = 20;
+/// Text a gzip-compressed ARPA file may always inflate to, however small it is.
+const MIN_GZIP_TEXT_BYTES: u64 = 1 << 20;
 /// The first bytes of a gzip stream.
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// The text of an ARPA file at `path`, plain or gzip-compressed, refused when it holds (or
-/// decompresses to) more than `limit` bytes.
+/// decompresses to) more than `limit` bytes; a gzip file also when it inflates to more than
+/// [`MAX_GZIP_RATIO`] times its size (at least 1 MiB), so a small hostile file cannot fill
+/// memory.
 pub fn read_arpa_text(path: &Path, limit: u64) -> Result<String> {
     use std::io::Read;
     let size = std::fs::metadata(path).map_err(|e| Error::io(path, e))?.len();
@@ -61,13 +68,24 @@ pub fn read_arpa_text(path: &Path, limit: u64) -> Result<String> {
     }
     let mut bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     if bytes.starts_with(&GZIP_MAGIC) {
+        let by_ratio = size.saturating_mul(MAX_GZIP_RATIO).max(MIN_GZIP_TEXT_BYTES);
+        let cap = limit.min(by_ratio);
         let mut text = Vec::new();
         flate2::read::MultiGzDecoder::new(&bytes[..])
-            .take(limit + 1)
+            .take(cap + 1)
             .read_to_end(&mut text)
             .map_err(|e| Error::data(path, format!("not a readable gzip file: {e}")))?;
         if text.len() as u64 > limit {
             return Err(too_big("decompresses to"));
+        }
+        if text.len() as u64 > cap {
+            return Err(Error::data(
+                path,
+                format!(
+                    "decompresses to more than {cap} bytes, over {MAX_GZIP_RATIO} times its \
+                     {size} bytes (ARPA text compresses about 4 times): not a language model"
+                ),
+            ));
         }
         bytes = text;
     }
@@ -439,8 +457,8 @@ mod tests {
         assert_eq!(arpa_file_bytes(&plain, BIGRAM).unwrap(), BIGRAM.as_bytes());
     }
 
-    /// A damaged gzip file, one that decompresses past the limit, a plain file past it and bytes
-    /// that are not UTF-8 are errors naming the file, nothing is read past the limit.
+    /// A damaged gzip file, one that decompresses past the limit or far past its own size, a
+    /// plain file past the limit and bytes that are not UTF-8 are errors naming the file.
     #[test]
     fn bad_or_oversized_arpa_files_are_clear_errors() {
         let dir = tempfile::tempdir().unwrap();
@@ -457,6 +475,17 @@ mod tests {
         let e = read_arpa_text(&whole, limit).unwrap_err().to_string();
         assert!(e.contains("whole.arpa.gz") && e.contains("decompresses to more than"), "{e}");
         assert_eq!(read_arpa_text(&whole, BIGRAM.len() as u64).unwrap(), BIGRAM);
+
+        // 8 MiB of one repeated line packs into a few kilobytes: refused at 1 MiB of text.
+        let bomb_text = "a\n".repeat(4 << 20);
+        let bomb = dir.path().join("bomb.arpa.gz");
+        std::fs::write(&bomb, arpa_file_bytes(&bomb, &bomb_text).unwrap()).unwrap();
+        assert!(std::fs::metadata(&bomb).unwrap().len() < 50_000);
+        let e = read_arpa_text(&bomb, MAX_ARPA_BYTES).unwrap_err().to_string();
+        assert!(
+            e.contains("bomb.arpa.gz") && e.contains("more than 1048576 bytes, over 20"),
+            "{e}"
+        );
 
         let plain = dir.path().join("big.arpa");
         std::fs::write(&plain, BIGRAM).unwrap();

@@ -660,7 +660,6 @@ unsafe fn sweep_few_rows<const TRANS: bool, E: PanelElem>(
     panels: usize,
     tile: impl Fn(usize) -> Tile<E>,
 ) -> usize {
-    debug_assert!(rows_left > 0 && (1..=4).contains(&r_max));
     let rows = rows_left.min(r_max);
     // SAFETY: as the caller promises for these rows.
     unsafe {
@@ -668,10 +667,12 @@ unsafe fn sweep_few_rows<const TRANS: bool, E: PanelElem>(
             1 => sweep_panels::<TRANS, 1, 4, E>(panels, tile),
             2 => sweep_panels::<TRANS, 2, 4, E>(panels, tile),
             3 => sweep_panels::<TRANS, 3, 4, E>(panels, tile),
-            _ => sweep_panels::<TRANS, 4, 4, E>(panels, tile),
+            4 => sweep_panels::<TRANS, 4, 4, E>(panels, tile),
+            // No rows left or r_max outside 1..=4: a caller's bug, never a read out of bounds.
+            _ => unreachable!("sweep_few_rows: {rows_left} rows left, r_max {r_max}"),
         }
     }
-    rows.min(4)
+    rows
 }
 
 /// A stored weight type of the panel kernel: 16 consecutive values loaded as 16 f32 lanes.

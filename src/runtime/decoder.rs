@@ -153,7 +153,7 @@ pub fn check_blank_penalty(p: f32) -> std::result::Result<(), String> {
 }
 
 /// The widest beam Hark searches: each step ranks up to beam × labels candidates, so a beam
-/// far wider than any useful one (the shipped model uses 128) only costs memory and time.
+/// far wider than any useful one (the shipped model uses 512) only costs memory and time.
 pub const MAX_BEAM: usize = 4096;
 
 /// Largest decoder.json read.

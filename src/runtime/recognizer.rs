@@ -450,7 +450,9 @@ impl Recognizer {
     }
 }
 
-/// The best labeling of a prefix beam search (with the LM, if any) over `lp`.
+/// The best labeling of a prefix beam search (with the LM, if any) over `lp`; greedy decoding
+/// when the beam is one wide and there is no LM, as file transcription decodes then (a one-wide
+/// prefix search can pick another labeling, and would apply a blank penalty).
 fn beam_decode(
     model: &Model,
     lm: Option<&dyn LanguageModel>,
@@ -459,6 +461,9 @@ fn beam_decode(
 ) -> Hypothesis {
     let fd = model.frame_duration_s();
     let alphabet = &model.config.alphabet;
+    if beam.beam_width <= 1 && lm.is_none() {
+        return greedy(lp, alphabet, fd);
+    }
     prefix_beam_search(lp, alphabet, fd, beam, lm)
         .into_iter()
         .next()
