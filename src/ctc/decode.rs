@@ -276,6 +276,31 @@ fn accumulate(nodes: &mut [Node], touched: &mut Vec<u32>, n: u32, t: u32, pb: f3
     node.next_pnb = log_add(node.next_pnb, pnb);
 }
 
+/// Whether decoding with `opts` (and an LM or not) is greedy: a one-wide beam with no LM takes
+/// the best label per frame, without the prefix search (and so without a blank penalty).
+pub fn decodes_greedily(opts: &BeamOptions, has_lm: bool) -> bool {
+    opts.beam_width <= 1 && !has_lm
+}
+
+/// The best labeling of `log_probs` as configured: [`greedy`] when [`decodes_greedily`], else
+/// the best result of [`prefix_beam_search`] (the empty labeling if it has none). File decoding
+/// and the live recognizer both decode through this, so they agree.
+pub fn decode_best(
+    log_probs: ArrayView2<f32>,
+    alphabet: &Alphabet,
+    frame_s: f32,
+    opts: &BeamOptions,
+    lm: Option<&dyn LanguageModel>,
+) -> Hypothesis {
+    if decodes_greedily(opts, lm.is_some()) {
+        return greedy(log_probs, alphabet, frame_s);
+    }
+    prefix_beam_search(log_probs, alphabet, frame_s, opts, lm)
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| greedy(log_probs.slice(ndarray::s![0..0, ..]), alphabet, frame_s))
+}
+
 /// CTC prefix beam search (Hannun et al. 2014) in log space over a prefix trie, with an optional
 /// word LM applied when a word is completed (a space is emitted, or the utterance ends). With a
 /// lexicon-constrained LM a partial word is ranked with `lm_weight ·` its look-ahead (the best

@@ -10,7 +10,10 @@ pub mod lm_build;
 pub mod loss;
 
 pub use alphabet::Alphabet;
-pub use decode::{BeamOptions, Hypothesis, greedy, labeling_log_prob, prefix_beam_search};
+pub use decode::{
+    BeamOptions, Hypothesis, decode_best, decodes_greedily, greedy, labeling_log_prob,
+    prefix_beam_search,
+};
 pub use hotwords::{BiasedLm, HotWords};
 pub use lexicon::Lexicon;
 pub use lm::{ArpaLm, LanguageModel, LmState};

@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::ctc::decode::decodes_greedily;
 use crate::ctc::lm::{ArpaLm, LanguageModel};
 use crate::ctc::{BeamOptions, BiasedLm, HotWords};
 use crate::error::{Error, Result};
@@ -259,22 +260,20 @@ impl DecoderSetup {
             1
         });
         let lm = assemble_lm(arpa, choice.hot, lm_weight);
-        // Greedy decoding (files) takes the best label per frame and ignores the penalty; the
-        // live recognizer's one-wide beam would not, so both get none.
-        let blank_penalty = if beam_width <= 1 && lm.is_none() { 0.0 } else { blank_penalty };
-        Ok(DecoderSetup {
-            beam: BeamOptions { beam_width, lm_weight, word_bonus, blank_penalty, ..d },
-            lm,
-            lm_path,
-            warps: cfg.warps,
-        })
+        // Greedy decoding takes the best label per frame and has no use for a penalty: none is
+        // kept, so reports (describe, eval JSON) do not show one that was not applied.
+        let mut beam = BeamOptions { beam_width, lm_weight, word_bonus, blank_penalty, ..d };
+        if decodes_greedily(&beam, lm.is_some()) {
+            beam.blank_penalty = 0.0;
+        }
+        Ok(DecoderSetup { beam, lm, lm_path, warps: cfg.warps })
     }
 
     /// One line for people: "greedy" or "beam 16, word LM lm.arpa (weight 0.5, bonus 1.0)", with
     /// ", blank penalty 0.5" when the beam search has one and ", warp ensemble 0.9/1/1.1" when
     /// file decoding averages warped passes.
     pub fn describe(&self) -> String {
-        let greedy = self.beam.beam_width <= 1 && self.lm.is_none();
+        let greedy = decodes_greedily(&self.beam, self.lm.is_some());
         let beam =
             if greedy { "greedy".to_string() } else { format!("beam {}", self.beam.beam_width) };
         let search = match (&self.lm, &self.lm_path) {

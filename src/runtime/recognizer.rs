@@ -42,7 +42,7 @@ use ndarray::{Array2, s};
 
 use crate::audio::Wav16kWriter;
 use crate::audio::capture::{Capture, CaptureEvent, LevelMeter};
-use crate::ctc::decode::{BeamOptions, Hypothesis, greedy, prefix_beam_search};
+use crate::ctc::decode::{BeamOptions, Hypothesis, decode_best, greedy};
 use crate::ctc::lm::LanguageModel;
 use crate::model::Model;
 use crate::runtime::endpoint::{EndpointEvent, EndpointOptions, Endpointer};
@@ -450,24 +450,15 @@ impl Recognizer {
     }
 }
 
-/// The best labeling of a prefix beam search (with the LM, if any) over `lp`; greedy decoding
-/// when the beam is one wide and there is no LM, as file transcription decodes then (a one-wide
-/// prefix search can pick another labeling, and would apply a blank penalty).
+/// The best labeling of `lp` as file transcription decodes it ([`decode_best`]: greedy with a
+/// one-wide beam and no LM, else the prefix beam search with the LM, if any).
 fn beam_decode(
     model: &Model,
     lm: Option<&dyn LanguageModel>,
     beam: &BeamOptions,
     lp: ndarray::ArrayView2<f32>,
 ) -> Hypothesis {
-    let fd = model.frame_duration_s();
-    let alphabet = &model.config.alphabet;
-    if beam.beam_width <= 1 && lm.is_none() {
-        return greedy(lp, alphabet, fd);
-    }
-    prefix_beam_search(lp, alphabet, fd, beam, lm)
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| greedy(lp.slice(s![..0, ..]), alphabet, fd))
+    decode_best(lp, &model.config.alphabet, model.frame_duration_s(), beam, lm)
 }
 
 /// `(T, V)` log-probabilities of a segment, exactly as the offline path computes them.

@@ -29,8 +29,9 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::audio::AudioSource;
+use crate::ctc::decode::decode_best;
 use crate::ctc::lm::LanguageModel;
-use crate::ctc::{BeamOptions, Hypothesis, greedy, prefix_beam_search};
+use crate::ctc::{BeamOptions, Hypothesis};
 use crate::model::Model;
 use crate::runtime::endpoint::{EndpointEvent, EndpointOptions, Endpointer};
 use crate::{Result, SAMPLE_RATE_HZ};
@@ -351,14 +352,7 @@ impl Transcriber {
     pub fn decode_log_probs(&self, log_probs: ArrayView2<f32>) -> Hypothesis {
         let alphabet = &self.model.config.alphabet;
         let frame_s = self.model.frame_duration_s();
-        if self.beam.beam_width <= 1 && self.lm.is_none() {
-            return greedy(log_probs, alphabet, frame_s);
-        }
-        let lm = self.lm.as_deref();
-        prefix_beam_search(log_probs, alphabet, frame_s, &self.beam, lm)
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| greedy(log_probs.slice(ndarray::s![0..0, ..]), alphabet, frame_s))
+        decode_best(log_probs, alphabet, frame_s, &self.beam, self.lm.as_deref())
     }
 }
 
