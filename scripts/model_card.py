@@ -8,7 +8,8 @@ was installed (models/default). Several runs, comma-separated, are stages of one
 fine-tunes the best weights of the one before, `hark train --init`): their epochs and steps are
 numbered on from the stage before, steps of an epoch a stage did not finish are dropped, and the
 merged log and the stages' jobs are written to MODEL_DIR/train-log.jsonl and MODEL_DIR/train.json. Each EVAL.json is a `hark eval --json` result; they are listed in
-the accuracy table. Python 3 standard library only.
+the accuracy table. An existing card's hand-written sections (from its first `## ` heading to
+`## Architecture`: each stage's results and what was tried) are kept. Python 3 standard library only.
 """
 
 import json
@@ -183,6 +184,7 @@ def main():
             json.dump({"stages": jobs}, f, indent=2)
             f.write("\n")
     svg_curve(steps, epochs, os.path.join(dest, "training-curve.svg"))
+    history = kept_history(os.path.join(dest, "README.md"))
     arch = model.get("arch", {})
     lines = [
         "# Hark default English model",
@@ -193,6 +195,7 @@ def main():
         "from the training sentences, vocabulary widened with the dictionary word list), `decoder.json` (the LM weight, word bonus and blank penalty tuned on a",
         "development set), `train.json` (the training job), `train-log.jsonl` (every step and epoch).",
         "",
+        *history,
         "## Architecture",
         "",
         f"- {arch.get('layers')} bidirectional LSTM layers × {arch.get('hidden')} units per direction,",
@@ -271,6 +274,22 @@ def main():
                 lines.append(f"| {how} | " + " | ".join(cells) + " |")
     with open(os.path.join(dest, "README.md"), "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
+
+
+def kept_history(readme):
+    """The hand-written sections of an existing card: every line from its first `## ` heading up
+    to the generated `## Architecture` section (the stages' results and what was tried, written
+    when each stage shipped). They are kept, so regenerating the card does not lose them."""
+    try:
+        with open(readme, encoding="utf-8") as f:
+            old = f.read().split("\n")
+    except FileNotFoundError:
+        return []
+    start = next((i for i, line in enumerate(old) if line.startswith("## ")), None)
+    if start is None or old[start] == "## Architecture":
+        return []
+    end = next((i for i in range(start, len(old)) if old[i] == "## Architecture"), len(old))
+    return old[start:end]
 
 
 def warp_label(ev):
