@@ -27,6 +27,11 @@ const RUN_FILES: [&str; 10] = [
 pub fn existing_run(dir: &Path) -> Vec<String> {
     let mut files: Vec<String> =
         RUN_FILES.iter().filter(|f| dir.join(f).is_file()).map(|f| f.to_string()).collect();
+    // The word LM a carried decoder.json names, whatever its name (a fine-tune copies the
+    // starting model's LM under that model's file name).
+    if let Some(lm) = decoder_lm(dir).filter(|lm| !files.contains(lm)) {
+        files.push(lm);
+    }
     // Kept epochs (`--keep-epochs`), in order.
     let mut epochs: Vec<String> = std::fs::read_dir(dir)
         .into_iter()
@@ -39,6 +44,19 @@ pub fn existing_run(dir: &Path) -> Vec<String> {
     epochs.sort();
     files.extend(epochs);
     files
+}
+
+/// The file name of the word LM named by `dir/decoder.json`, when that is a file directly in
+/// `dir` (a decoder.json that cannot be read names none).
+fn decoder_lm(dir: &Path) -> Option<String> {
+    use crate::runtime::decoder::{DECODER_FILE, DecoderConfig};
+    if !dir.join(DECODER_FILE).is_file() {
+        return None;
+    }
+    let (cfg, _) = DecoderConfig::for_model(dir).ok()?;
+    let lm = cfg.lm?;
+    let name = Path::new(&lm).file_name()?.to_str()?.to_string();
+    (Path::new(&lm) == Path::new(&name) && dir.join(&name).is_file()).then_some(name)
 }
 
 /// The name (without extension) of epoch `n`'s weights (1-based) in a run with `keep_epochs`.
@@ -126,4 +144,34 @@ pub fn saved_job(dir: &Path) -> Result<TrainJob> {
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
     serde_json::from_str(&text)
         .map_err(|e| Error::data(&path, format!("not a valid run description: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_lm_named_by_decoder_json_counts_as_a_run_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        assert!(existing_run(d).is_empty());
+        std::fs::write(d.join("decoder.json"), r#"{"lm": "my words.arpa", "lm_weight": 0.5}"#)
+            .unwrap();
+        // Named but absent: only decoder.json.
+        assert_eq!(existing_run(d), ["decoder.json"]);
+        std::fs::write(d.join("my words.arpa"), "\\data\\\n").unwrap();
+        std::fs::write(d.join("epoch-002.json"), "{}").unwrap();
+        std::fs::write(d.join("notes.txt"), "mine").unwrap();
+        assert_eq!(existing_run(d), ["decoder.json", "my words.arpa", "epoch-002.json"]);
+        // The standard name is listed once; an LM outside the folder is not the run's.
+        std::fs::write(d.join("decoder.json"), r#"{"lm": "lm.arpa"}"#).unwrap();
+        std::fs::write(d.join("lm.arpa"), "\\data\\\n").unwrap();
+        assert_eq!(existing_run(d), ["decoder.json", "lm.arpa", "epoch-002.json"]);
+        std::fs::write(d.join("decoder.json"), r#"{"lm": "../lm.arpa"}"#).unwrap();
+        std::fs::remove_file(d.join("lm.arpa")).unwrap();
+        assert_eq!(existing_run(d), ["decoder.json", "epoch-002.json"]);
+        // Damaged settings name no LM (and do not stop the listing).
+        std::fs::write(d.join("decoder.json"), "{not json").unwrap();
+        assert_eq!(existing_run(d), ["decoder.json", "epoch-002.json"]);
+    }
 }
