@@ -192,7 +192,7 @@ def main():
         "Made by `scripts/make_default_model.sh` (corpus recipe `scripts/make_corpus.py`, training with",
         "`hark train`, LM with `hark lm build` and `hark lm tune`). Files: `model.json` +",
         "`model.safetensors` (the weights with the best validation CER), `lm.arpa.gz` (word trigram LM, gzip-compressed,",
-        "from the training sentences, vocabulary widened with the dictionary word list), `decoder.json` (the LM weight, word bonus and blank penalty tuned on a",
+        "from the training sentences, vocabulary widened with the dictionary word list, mixed with the CMU Sphinx general English LM: `LICENSE-cmu-lm.txt`), `decoder.json` (the LM weight, word bonus and blank penalty tuned on a",
         "development set), `train.json` (the training job), `train-log.jsonl` (every step and epoch).",
         "",
         *history,

@@ -12,6 +12,7 @@ else
   echo "test: no virtual microphone; live tests check the no-microphone path only"
 fi
 python3 -m unittest discover -s scripts/realdata/tests
+python3 -m unittest discover -s scripts/lm/tests
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
 cargo test

@@ -19,18 +19,20 @@ use hark::train::metrics::ErrorRates;
 /// first three epochs 36.6 % and 30.9 %; stage 13 averaged 37.7 % and 25.1 % (six files: on the
 /// 600 held-out utterances the models are level, 35.5-35.8 % greedy and 31.4-32.8 % with the LM),
 /// stage 12 33.0 % and 35.6 %, stage 10 34.6 % and 32.5 %. An untrained or broken model scores
-/// near 100 %.
+/// near 100 %. Since 2026-12-08 the shipped LM is mixed with the CMU Sphinx general English
+/// LM (weight 1.25): 22.5 % with the shipped decoding.
 const GREEDY_CER_BOUND: f64 = 40.0;
-const LM_CER_BOUND: f64 = 26.0;
+const LM_CER_BOUND: f64 = 25.0;
 
 /// Bounds (percent) on the four real-voice samples (`assets/real`). The shipped model (stage 17)
 /// measured 34.4 % greedy and 33.1 % with its shipped decoding (29.4 % before the blank penalty:
 /// on four files a few characters swing it; on the 789-utterance real test set the blank
 /// penalty took CER 30.3 -> 27.2 % and WER 48.8 -> 47.5 %, against 74.6 % greedy); stages 15-16 before it 36.3 % / 32.5 %, the stage-15
 /// mean 35.6 % / 36.3 %, stage 13 averaged 37.5 % / 37.5 %, stage 12 41.3 % / 42.5 %, stage 10
-/// 42.5 % / 47.5 %, the synthetic-only model 60.0 % / 60.0 %.
+/// 42.5 % / 47.5 %, the synthetic-only model 60.0 % / 60.0 %. With the mixed LM (2026-12-08):
+/// 28.8 % with the shipped decoding (real test set: CER 27.2 -> 26.1 %, WER 47.5 -> 43.8 %).
 const REAL_GREEDY_CER_BOUND: f64 = 39.0;
-const REAL_LM_CER_BOUND: f64 = 37.0;
+const REAL_LM_CER_BOUND: f64 = 33.0;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
