@@ -82,4 +82,4 @@ shot files 10 --tab files "$WORK/weather.wav" "$WORK/meeting.wav" "$WORK/numbers
 shot train "$TRAIN_WAIT" --tab train --train "$WORK/corpus" --epochs 40 --hidden 96 --layers 1 \
   "${model_args[@]}"
 shot record 5 --tab record --record-to "$WORK/my-voice" "${model_args[@]}"
-shot models 5 --tab models "${model_args[@]}"
+shot models 15 --tab models "${model_args[@]}"
