@@ -22,7 +22,8 @@ import struct
 import sys
 
 HDR = b"Trie Language Model"
-LOG_BASE = math.log(1.0001) / math.log(10.0)  # values are log base 1.0001 (logmath): log10 p = value * ln(1.0001) / ln(10)
+# Values are logarithms to base 1.0001 (sphinxbase's logmath): log10 p = value * ln(1.0001) / ln(10).
+LOG_BASE = math.log(1.0001) / math.log(10.0)
 
 
 def required_bits(max_value):
@@ -49,19 +50,22 @@ def main(src, dst):
     pos += 1
     if order != 3:
         sys.exit(f"{src}: an order-{order} model; only trigram models are read")
+    if len(data) < pos + 12:
+        sys.exit(f"{src}: {len(data)} bytes is too short for a header")
     counts = struct.unpack_from("<3I", data, pos)
     pos += 12 + 4  # counts, then an unused int32
+    wbits, nbits = required_bits(counts[0]), required_bits(counts[2])
+    mid_total, long_total = wbits + 32 + nbits, wbits + 16
+    mid_size = ((1 + counts[1]) * mid_total + 7) // 8 + 8
+    long_size = ((1 + counts[2]) * long_total + 7) // 8 + 8
+    need = pos + 3 * 65536 * 4 + (counts[0] + 1) * 12 + mid_size + long_size + 4
+    if need > len(data):
+        sys.exit(f"{src}: {len(data)} bytes is shorter than its counts {counts} need ({need})")
     bins = struct.unpack_from("<%df" % (3 * 65536), data, pos)
     mid_prob, mid_bo, long_prob = bins[:65536], bins[65536:131072], bins[131072:]
     pos += 3 * 65536 * 4
     unigrams = list(struct.iter_unpack("<ffI", data[pos:pos + (counts[0] + 1) * 12]))
     pos += (counts[0] + 1) * 12
-    wbits, nbits = required_bits(counts[0]), required_bits(counts[2])
-    mid_total, long_total = wbits + 32 + nbits, wbits + 16
-    mid_size = ((1 + counts[1]) * mid_total + 7) // 8 + 8
-    long_size = ((1 + counts[2]) * long_total + 7) // 8 + 8
-    if pos + mid_size + long_size + 4 > len(data):
-        sys.exit(f"{src}: {len(data)} bytes is shorter than its counts {counts} need")
     mid = BitArray(data[pos:pos + mid_size])
     lng = BitArray(data[pos + mid_size:pos + mid_size + long_size])
     pos += mid_size + long_size
