@@ -53,6 +53,22 @@ def read_arpa(path):
     return grams, order
 
 
+def backoff_log10p(history, word, prob, backoff, unseen):
+    """log10 p(word | history) by the ARPA backoff rule: the longest listed n-gram ending in
+    `word`, plus the backoff weights of the contexts dropped on the way (`prob(gram)`: its log10
+    probability or None; `backoff(context)`: its weight, 0 if none); `unseen` when even the
+    unigram is missing."""
+    h, bo = tuple(history), 0.0
+    while True:
+        lp = prob(h + (word,))
+        if lp is not None:
+            return bo + lp
+        if not h:
+            return unseen if unseen is None else bo + unseen
+        bo += backoff(h)
+        h = h[1:]
+
+
 class Lm:
     def __init__(self, grams, order):
         self.grams, self.order = grams, order
@@ -66,15 +82,9 @@ class Lm:
     def log10p(self, history, word):
         """log10 p(word | history) with backoff; None for a word the model does not know."""
         h = tuple(history[-(self.order - 1):]) if self.order > 1 else ()
-        bo = 0.0
-        while True:
-            entry = self.grams.get(h + (word,))
-            if entry is not None:
-                return bo + entry[0]
-            if not h:
-                return None if self.unk is None else bo + self.unk
-            bo += self.grams.get(h, (0.0, 0.0))[1]
-            h = h[1:]
+        g = self.grams
+        return backoff_log10p(h, word, lambda k: g[k][0] if k in g else None,
+                              lambda k: g.get(k, (0.0, 0.0))[1], self.unk)
 
 
 def backoff_weights(probs, order):
@@ -83,15 +93,7 @@ def backoff_weights(probs, order):
     bow = {}
 
     def lower(h, w):
-        bo = 0.0
-        while True:
-            lp = probs.get(h + (w,))
-            if lp is not None:
-                return bo + lp
-            if not h:
-                return LOG0
-            bo += bow.get(h, 0.0)
-            h = h[1:]
+        return backoff_log10p(h, w, probs.get, lambda k: bow.get(k, 0.0), LOG0)
 
     for n in range(2, order + 1):
         by_context = defaultdict(list)

@@ -46,12 +46,12 @@ def main(src, dst):
     if not data.startswith(HDR):
         sys.exit(f"{src}: not a Sphinx trie LM (no '{HDR.decode()}' header)")
     pos = len(HDR)
+    if len(data) < pos + 1 + 12:
+        sys.exit(f"{src}: {len(data)} bytes is too short for a header")
     order = data[pos]
     pos += 1
     if order != 3:
         sys.exit(f"{src}: an order-{order} model; only trigram models are read")
-    if len(data) < pos + 12:
-        sys.exit(f"{src}: {len(data)} bytes is too short for a header")
     counts = struct.unpack_from("<3I", data, pos)
     pos += 12 + 4  # counts, then an unused int32
     wbits, nbits = required_bits(counts[0]), required_bits(counts[2])

@@ -83,7 +83,7 @@ pub fn read_arpa_text(path: &Path, limit: u64) -> Result<String> {
                 path,
                 format!(
                     "decompresses to more than {cap} bytes, over {MAX_GZIP_RATIO} times its \
-                     {size} bytes (ARPA text compresses about 4 times): not a language model"
+                     {size} bytes (ARPA text compresses 3 to 4 times): not a language model"
                 ),
             ));
         }
